@@ -1,0 +1,1 @@
+"""The seat agents' and supervisors' web console (issue 3 fills it in)."""

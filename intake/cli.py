@@ -1,0 +1,237 @@
+"""The ``gridline`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+import click
+from rq import Queue, Worker
+from rq.worker_pool import WorkerPool
+
+from intake import migrate, wiring
+from intake.config import Config, load_config
+from intake.errors import AuthError, ConfigError
+from intake.queue import ALL_QUEUES
+from intake.runtime import Runtime, init_runtime
+
+log = logging.getLogger("gridline")
+
+#: Seconds a crashed child of ``gridline run`` waits before it is started again.
+RESTART_DELAY_SECONDS = 2.0
+
+
+def _runtime() -> Runtime:
+    try:
+        return init_runtime(load_config())
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ...")
+def main(log_level: str) -> None:
+    """Gridline: hotline and multi-channel intake for grid-based city governance."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    migrate.upgrade(_runtime())
+    click.echo("database is up to date")
+
+
+@main.group()
+def user() -> None:
+    """Users of the console and the API."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["agent", "supervisor", "department", "leader", "admin"]))
+@click.option("--password", help="At least 8 characters; a random one is printed if omitted.")
+@click.option("--department", help="Department code, for --role department.")
+@click.option("--display-name", default="")
+def user_add(name: str, role: str, password: str | None, department: str | None, display_name: str) -> None:
+    """Add a user."""
+    from intake.auth import create_user
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            create_user(session, name, role, password, display_name=display_name, department_code=department)
+    except AuthError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"added {role} {name}" + (f" with password {password}" if generated else ""))
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for the JSON API."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+def token_create(name: str, label: str) -> None:
+    """Print a new bearer token for user NAME (shown once; only its hash is kept)."""
+    from intake.auth import create_token
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            click.echo(create_token(session, name, label))
+    except AuthError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@main.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+@click.option("--password", envvar="GRIDLINE_DEMO__PASSWORD", help="Password of the demo users.")
+def demo_load(password: str | None) -> None:
+    """Load the Huairou demo district, departments, users and sample reports."""
+    _load_demo(_runtime(), password)
+
+
+def _load_demo(runtime: Runtime, password: str | None) -> None:
+    from intake.demo import load_users, submit_reports
+    from routing.demo import load as load_places
+
+    wiring.init_worker()
+    with runtime.db.transaction() as session:
+        counts = load_places(session)
+        password = load_users(session, password or runtime.config.demo.password or None)
+    numbers = submit_reports()
+    click.echo(
+        f"demo: {counts['towns']} towns/subdistricts, {counts['cells']} grid cells, "
+        f"{counts['departments']} units, {len(numbers)} sample cases"
+    )
+    click.echo(f"demo users agent1, agent2, supervisor, urban, quanhe, leader, admin; password: {password}")
+
+
+@main.command("worker")
+@click.option("--count", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--queue", "queues", multiple=True, help="Queues to serve (default: all, in priority order).")
+def worker(count: int, burst: bool, queues: tuple[str, ...]) -> None:
+    """Run RQ workers only (scale out: start this on more machines against the same Redis/DB)."""
+    runtime = _runtime()
+    wiring.init_worker()
+    names = list(queues or ALL_QUEUES)
+    if count == 1:
+        rq_worker = Worker([Queue(name, connection=runtime.redis) for name in names], connection=runtime.redis)
+        rq_worker.work(burst=burst, with_scheduler=True)
+    else:
+        WorkerPool(names, connection=runtime.redis, num_workers=count).start(burst=burst)
+
+
+@main.command("scheduler")
+def scheduler() -> None:
+    """Run the periodic jobs (the sweeper that re-enqueues lost work)."""
+    from rq.cron import CronScheduler
+
+    from intake.processing import sweep
+    from intake.queue import QUEUE_DEFAULT
+
+    runtime = _runtime()
+    cron = CronScheduler(connection=runtime.redis, name=f"gridline-{os.getpid()}")
+    cron.register(sweep, QUEUE_DEFAULT, interval=runtime.config.worker.sweep_interval_seconds)
+    cron.start()
+
+
+@main.command("web")
+@click.option("--workers", type=int, help="gunicorn worker processes (default: server.web_workers).")
+def web_server(workers: int | None) -> None:
+    """Run the web server only (gunicorn)."""
+    config = _runtime().config
+    os.execv(sys.executable, _gunicorn_argv(config, workers))
+
+
+def _gunicorn_argv(config: Config, workers: int | None = None) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{config.server.host}:{config.server.port}",
+        "--workers",
+        str(workers or config.server.web_workers),
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "10",
+        "intake.app:create_app()",
+    ]
+
+
+@main.command("run")
+@click.option("--no-demo", is_flag=True, help="Do not load demo data into an empty database.")
+def run(no_demo: bool) -> None:
+    """Start everything one machine needs: web server, workers and scheduler."""
+    runtime = _runtime()
+    config = runtime.config
+    # Children reach the same database and (embedded) Redis through the environment.
+    os.environ["GRIDLINE_DATABASE__URL"] = config.database_url
+    os.environ["GRIDLINE_REDIS__URL"] = runtime.redis_url
+    empty = migrate.is_empty(runtime)
+    migrate.upgrade(runtime)
+    if empty and config.demo.load_on_empty and not no_demo:
+        _load_demo(runtime, None)
+    children = {
+        "web": _gunicorn_argv(config),
+        "scheduler": [sys.executable, "-m", "intake.cli", "scheduler"],
+    }
+    if config.worker.count:
+        children["worker"] = [sys.executable, "-m", "intake.cli", "worker", "--count", str(config.worker.count)]
+    click.echo(f"Gridline on {config.public_url}  (Ctrl-C stops)")
+    _supervise(children)
+
+
+def _supervise(commands: dict[str, list[str]]) -> None:
+    """Run each command, restart any that dies, and stop them all on SIGINT/SIGTERM."""
+    processes = {name: subprocess.Popen(argv) for name, argv in commands.items()}
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping:
+        time.sleep(0.5)
+        for name, process in processes.items():
+            if process.poll() is not None and not stopping:
+                log.warning("%s exited with %s; restarting", name, process.returncode)
+                time.sleep(RESTART_DELAY_SECONDS)
+                processes[name] = subprocess.Popen(commands[name])
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Status updates to reporters: on the steps a citizen cares about, an SMS to each reporter."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.cases import on_transition
+from intake.i18n import translate
+from intake.models import Case, CaseEvent, ReportRecord
+from intake.outbound import has_sender, queue_message
+from intake.states import Action
+
+#: Actions after which every reporter of the case hears the new status.
+NOTIFY_ACTIONS = frozenset({Action.DISPATCH, Action.INVALIDATE, Action.CLOSE, Action.REOPEN})
+NOTIFY_CHANNEL = "sms"
+
+
+@on_transition
+def notify_reporters(session: Session, case: Case, action: Action, event: CaseEvent) -> None:
+    if action not in NOTIFY_ACTIONS or not has_sender(NOTIFY_CHANNEL):
+        return
+    rows = session.execute(
+        select(ReportRecord.contact_phone, ReportRecord.meta)
+        .where(ReportRecord.case_id == case.id, ReportRecord.contact_phone.is_not(None))
+        .order_by(ReportRecord.id)
+    ).all()
+    seen: set[str] = set()
+    for phone, meta in rows:
+        if phone in seen or not phone.startswith("+"):
+            continue
+        seen.add(phone)
+        lang = (meta or {}).get("lang", "zh")
+        status = translate(f"status.{case.status.value}", lang)
+        body = translate("sms.status_update", lang, number=case.number, status=status)
+        queue_message(session, channel=NOTIFY_CHANNEL, to=phone, body=body, case=case)

@@ -1,0 +1,137 @@
+"""Messages to citizens and units, always sent by a worker, never from a request handler.
+
+A channel registers a sender (``register_sender("sms", send)``); :func:`queue_message` records
+the message (or its suppression for an opted-out recipient) in the case's transaction, and the
+job :func:`deliver` sends it after commit, retried by RQ on failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.cases import record
+from intake.models import Case, OptOut, OutboundMessage, OutboundStatus, utcnow
+from intake.phones import mask_phone
+from intake.queue import QUEUE_OUTBOUND, after_commit, enqueue
+from intake.runtime import get_runtime
+
+log = logging.getLogger(__name__)
+
+#: ``sender(message) -> provider id``; raises on failure so that the job is retried.
+Sender = Callable[[OutboundMessage], str]
+_senders: dict[str, Sender] = {}
+
+#: Attempts before a message is marked failed for good.
+MAX_ATTEMPTS = 6
+#: Seconds one delivery may hold a message against a concurrent duplicate job.
+DELIVERY_LOCK_SECONDS = 120
+
+
+def register_sender(channel: str, sender: Sender) -> None:
+    _senders[channel] = sender
+
+
+def has_sender(channel: str) -> bool:
+    return channel in _senders
+
+
+def is_opted_out(session: Session, channel: str, address: str) -> bool:
+    return session.get(OptOut, (channel, address)) is not None
+
+
+def set_opt_out(session: Session, channel: str, address: str, opted_out: bool) -> None:
+    current = session.get(OptOut, (channel, address))
+    if opted_out and current is None:
+        session.add(OptOut(channel=channel, address=address))
+    elif not opted_out and current is not None:
+        session.delete(current)
+
+
+def queue_message(
+    session: Session, *, channel: str, to: str, body: str, case: Case | None = None, actor: str = "system"
+) -> OutboundMessage:
+    """Record an outbound message and send it from a worker once the transaction commits."""
+    message = OutboundMessage(channel=channel, to=to, body=body, case_id=case.id if case else None)
+    if is_opted_out(session, channel, to):
+        message.status = OutboundStatus.SUPPRESSED
+    session.add(message)
+    session.flush()
+    if case is not None:
+        record(
+            session,
+            case,
+            "message_queued" if message.status == OutboundStatus.QUEUED else "message_suppressed",
+            actor=actor,
+            channel=channel,
+            detail={"message_id": message.id, "to": mask_phone(to) if channel == "sms" else to},
+        )
+    if message.status == OutboundStatus.QUEUED:
+        message_id = message.id
+        after_commit(session, lambda: enqueue(QUEUE_OUTBOUND, "intake.outbound.deliver", message_id))
+    return message
+
+
+def deliver(message_id: int) -> str:
+    """Send one queued message (the RQ job). Idempotent: a sent or suppressed one is left alone."""
+    runtime = get_runtime()
+    lock = runtime.redis.lock(runtime.key("outbound", str(message_id)), timeout=DELIVERY_LOCK_SECONDS)
+    if not lock.acquire(blocking=False):
+        return "busy"
+    try:
+        with runtime.db.transaction() as session:
+            message = session.get(OutboundMessage, message_id)
+            if message is None or message.status != OutboundStatus.QUEUED:
+                return message.status if message else "missing"
+            if is_opted_out(session, message.channel, message.to):
+                message.status = OutboundStatus.SUPPRESSED
+                return message.status
+            message.attempts += 1
+            sender = _senders.get(message.channel)
+        if sender is None:
+            raise LookupError(f"no sender is registered for channel {message.channel!r}")
+        try:
+            provider_id = sender(message)
+        except Exception as err:
+            _record_failure(message_id, err)
+            raise
+        with runtime.db.transaction() as session:
+            stored = session.get(OutboundMessage, message_id)
+            assert stored is not None
+            stored.status = OutboundStatus.SENT
+            stored.provider_id = provider_id
+            stored.sent_at = utcnow()
+            stored.error = None
+            if stored.case_id is not None:
+                case = session.get(Case, stored.case_id)
+                assert case is not None
+                record(
+                    session,
+                    case,
+                    "message_sent",
+                    actor="system",
+                    channel=stored.channel,
+                    detail={"message_id": stored.id, "provider_id": provider_id},
+                )
+        log.info("sent %s message %s as %s", message.channel, message_id, provider_id)
+        return OutboundStatus.SENT
+    finally:
+        lock.release()
+
+
+def _record_failure(message_id: int, err: Exception) -> None:
+    runtime = get_runtime()
+    with runtime.db.transaction() as session:
+        message = session.get(OutboundMessage, message_id)
+        assert message is not None
+        message.error = f"{type(err).__name__}: {err}"[:500]
+        if message.attempts >= MAX_ATTEMPTS:
+            message.status = OutboundStatus.FAILED
+    log.warning("sending message %s failed (attempt %s): %s", message_id, message.attempts, type(err).__name__)
+
+
+def messages_for_case(session: Session, case_id: int) -> list[OutboundMessage]:
+    return list(session.scalars(select(OutboundMessage).where(OutboundMessage.case_id == case_id)))
