@@ -46,7 +46,7 @@ def check_twilio_signature(request: Request, auth_token: str, public_url: str) -
     if not auth_token:
         raise AuthFailed("no Twilio auth token is configured (GRIDLINE_TWILIO__AUTH_TOKEN)")
     url = public_request_url(request, public_url)
-    params = request.form.to_dict(flat=False) if request.mimetype == "application/x-www-form-urlencoded" else {}
+    params = request.form if request.mimetype == "application/x-www-form-urlencoded" else {}
     if not RequestValidator(auth_token).validate(url, params, signature):
         raise AuthFailed("X-Twilio-Signature does not match this request")
 

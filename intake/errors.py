@@ -36,3 +36,11 @@ class CaseNotFound(IntakeError):
 
 class AuthError(IntakeError):
     """A credential is missing, wrong, revoked or lacks the role for what was asked."""
+
+
+class DeliveryFailed(IntakeError):
+    """A sender could not deliver a message. ``permanent``: retrying cannot help (a bad number)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.cases import record
+from intake.errors import DeliveryFailed
 from intake.models import Case, OptOut, OutboundMessage, OutboundStatus, utcnow
 from intake.phones import mask_phone
 from intake.queue import QUEUE_OUTBOUND, after_commit, enqueue
@@ -95,6 +96,11 @@ def deliver(message_id: int) -> str:
             raise LookupError(f"no sender is registered for channel {message.channel!r}")
         try:
             provider_id = sender(message)
+        except DeliveryFailed as err:
+            _record_failure(message_id, err, final=err.permanent)
+            if err.permanent:
+                return OutboundStatus.FAILED
+            raise
         except Exception as err:
             _record_failure(message_id, err)
             raise
@@ -122,13 +128,13 @@ def deliver(message_id: int) -> str:
         lock.release()
 
 
-def _record_failure(message_id: int, err: Exception) -> None:
+def _record_failure(message_id: int, err: Exception, *, final: bool = False) -> None:
     runtime = get_runtime()
     with runtime.db.transaction() as session:
         message = session.get(OutboundMessage, message_id)
         assert message is not None
         message.error = f"{type(err).__name__}: {err}"[:500]
-        if message.attempts >= MAX_ATTEMPTS:
+        if final or message.attempts >= MAX_ATTEMPTS:
             message.status = OutboundStatus.FAILED
     log.warning("sending message %s failed (attempt %s): %s", message_id, message.attempts, type(err).__name__)
 

@@ -1,0 +1,98 @@
+"""``POST /channels/sms/twilio``: Twilio's inbound-message webhook, answered with TwiML."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+from twilio.twiml.messaging_response import MessagingResponse
+
+from channels.common import check_twilio_signature
+from channels.errors import ChannelError, MalformedPayload
+from channels.sms.adapter import CHANNEL, InboundSms, Intent, parse
+from intake import InvalidReport, submit
+from intake.i18n import translate
+from intake.models import Case, ReportRecord
+from intake.outbound import is_opted_out, set_opt_out
+from intake.web import csrf, runtime
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("sms", __name__)
+csrf.exempt(bp)
+
+
+def twiml(text: str | None = None, status: int = 200, error: str | None = None) -> Response:
+    reply = MessagingResponse()
+    if text:
+        reply.message(text)
+    response = Response(str(reply), status=status, mimetype="application/xml")
+    if error:
+        # Twilio shows the body of a failed webhook in its debugger; say what was wrong there too.
+        response.headers["X-Gridline-Error"] = error.encode("ascii", "backslashreplace").decode()
+    return response
+
+
+@bp.post("/channels/sms/twilio")
+def inbound() -> Response:
+    rt = runtime()
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return twiml(status=415, error="expected application/x-www-form-urlencoded")
+    try:
+        raw = request.get_data(cache=True)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise MalformedPayload("body is not UTF-8") from err
+        if rt.config.twilio.validate_signatures:
+            check_twilio_signature(request, rt.config.twilio.auth_token, rt.config.public_url)
+        message = parse(request.form, raw)
+        text = _handle(message)
+    except (ChannelError, InvalidReport) as err:
+        status = err.status if isinstance(err, ChannelError) else 400
+        log.warning("SMS webhook refused (%s): %s", status, err)
+        return twiml(status=status, error=str(err))
+    return twiml(text)
+
+
+def _handle(message: InboundSms) -> str | None:
+    rt = runtime()
+    t = lambda key, **values: translate(key, message.lang, **values)  # noqa: E731
+    if message.intent is Intent.STOP:
+        with rt.db.transaction() as session:
+            set_opt_out(session, CHANNEL, message.phone, True)
+        return t("sms.stopped")
+    if message.intent is Intent.START:
+        with rt.db.transaction() as session:
+            set_opt_out(session, CHANNEL, message.phone, False)
+        return t("sms.started")
+    with rt.db.transaction() as session:
+        opted_out = is_opted_out(session, CHANNEL, message.phone)
+    if message.intent is Intent.HELP:
+        return None if opted_out else t("sms.help")
+    if message.intent is Intent.STATUS_QUERY:
+        return None if opted_out else _status_reply(message, t)
+    assert message.report is not None
+    result = submit(message.report)
+    if opted_out:
+        return None  # stored, but the citizen asked for no messages
+    if result.new_case:
+        return t("sms.case_opened", number=result.case_number)
+    return t("sms.case_joined", number=result.case_number)
+
+
+def _status_reply(message: InboundSms, t: object) -> str:
+    rt = runtime()
+    with rt.db.transaction() as session:
+        # Only the case's own reporters may ask about it by SMS.
+        status = session.scalar(
+            select(Case.status)
+            .join(ReportRecord, ReportRecord.case_id == Case.id)
+            .where(Case.number == message.case_number, ReportRecord.contact_phone == message.phone)
+            .limit(1)
+        )
+    if status is None:
+        return t("sms.case_not_found", number=message.case_number)  # type: ignore[operator]
+    state = t(f"status.{status.value}")  # type: ignore[operator]
+    return t("sms.case_status", number=message.case_number, status=state)  # type: ignore[operator]
