@@ -189,20 +189,21 @@ def _store(session: Session, report: Report) -> SubmitResult:
 def _add_attachments(session: Session, case: Case, record_: ReportRecord, report: Report) -> bool:
     pending = False
     for item in report.attachments:
-        attachment = Attachment(
-            report=record_,
-            case=case,
-            filename=item.filename[:255],
-            content_type=item.content_type[:128],
-            source_url=item.url,
+        # Blob first: creating it autoflushes, which must not meet a half-built attachment.
+        digest = store_blob(session, item.data) if item.data is not None else None
+        session.add(
+            Attachment(
+                report=record_,
+                case=case,
+                filename=item.filename[:255],
+                content_type=item.content_type[:128],
+                source_url=item.url,
+                sha256=digest,
+                size=len(item.data) if item.data is not None else None,
+                status=AttachmentStatus.STORED if digest else AttachmentStatus.PENDING,
+            )
         )
-        if item.data is not None:
-            attachment.sha256 = store_blob(session, item.data)
-            attachment.size = len(item.data)
-            attachment.status = AttachmentStatus.STORED
-        else:
-            pending = True
-        session.add(attachment)
+        pending = pending or digest is None
     return pending
 
 
