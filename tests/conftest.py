@@ -50,13 +50,13 @@ def _backends() -> list[Any]:
 def make_config(backend: str, data_dir: Path, **overrides: Any) -> Any:
     sections: dict[str, Any] = {
         "data": {"dir": data_dir},
-        "server": {"public_url": PUBLIC_URL, "secret_key": "test-secret-key"},
         "twilio": {
             "auth_token": TWILIO_AUTH_TOKEN,
             "account_sid": TWILIO_ACCOUNT_SID,
             "sms_from": "+861069612345",
         },
         "worker": {"stale_after_seconds": 1},
+        "server": {"public_url": PUBLIC_URL, "secret_key": "test-secret-key", "max_request_bytes": 2 * 1024 * 1024},
     }
     if backend == "postgres":
         sections["database"] = {"url": POSTGRES_URL}
@@ -121,7 +121,8 @@ def app(runtime: Runtime) -> Flask:
 def live_server(app: Flask) -> Iterator[str]:
     """The app behind a real HTTP server on a free local port; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the loop to look again (0.5 s by default, per test).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

@@ -14,7 +14,7 @@ from intake.models import Attachment, Case, CaseEvent, OptOut, OutboundMessage, 
 from intake.runtime import Runtime
 from intake.states import Action, CaseStatus
 from tests.conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
-from tests.support import form_fixture, fixture_path, post_twilio, recording_server
+from tests.support import fixture_path, form_fixture, post_twilio, recording_server
 
 PATH = "/channels/sms/twilio"
 NUMBER = re.compile(r"\d{8}-\d{6}")
@@ -159,13 +159,20 @@ def test_malformed_payload_gets_400_naming_the_field(
 def test_non_utf8_and_wrong_content_type_are_refused(runtime: Runtime, live_server: str) -> None:
     import requests
 
-    body = "Body=".encode() + "井盖".encode("gbk") + b"&MessageSid=SM" + b"a" * 32
+    body = b"Body=" + "井盖".encode("gbk") + b"&MessageSid=SM" + b"a" * 32
     response = requests.post(
         live_server + PATH, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10
     )
     assert response.status_code == 400 and "UTF-8" in response.headers["X-Gridline-Error"]
     response = requests.post(live_server + PATH, json={"Body": "x"}, timeout=10)
     assert response.status_code == 415
+
+
+def test_oversized_body_gets_413_twiml(runtime: Runtime, live_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = form_fixture("sms", "inbound_sms.txt", Body="长" * 300_000)
+    response = post_twilio(live_server, PATH, params)
+    assert response.status_code == 413
+    assert response.text.startswith("<?xml") and "larger than" in response.headers["X-Gridline-Error"]
 
 
 def test_status_callback_on_the_inbound_url_is_an_unknown_event(runtime: Runtime, live_server: str) -> None:

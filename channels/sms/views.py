@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from channels.common import check_twilio_signature
 from channels.errors import ChannelError, MalformedPayload
@@ -32,6 +33,11 @@ def twiml(text: str | None = None, status: int = 200, error: str | None = None) 
         # Twilio shows the body of a failed webhook in its debugger; say what was wrong there too.
         response.headers["X-Gridline-Error"] = error.encode("ascii", "backslashreplace").decode()
     return response
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(err: RequestEntityTooLarge) -> Response:
+    return twiml(status=413, error=f"body larger than {runtime().config.server.max_request_bytes} bytes")
 
 
 @bp.post("/channels/sms/twilio")
