@@ -114,6 +114,9 @@ def clean(request: pytest.FixtureRequest) -> Iterator[None]:
 def app(runtime: Runtime) -> Flask:
     application = create_app(runtime=runtime)
     application.config["TESTING"] = True
+    # The tests' public URL is https (Twilio signs against it), which makes the session cookie Secure;
+    # live_server speaks plain http, where no client would send a Secure cookie back.
+    application.config["SESSION_COOKIE_SECURE"] = False
     return application
 
 
