@@ -125,6 +125,7 @@ def apply(
         case.closed_at = None
     case.status = new
     case.updated_at = now
+    case.version = (case.version or 0) + 1
     event = record(
         session,
         case,

@@ -106,14 +106,14 @@ class Case(Base):
     queued_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    #: Bumped by every action (:func:`intake.cases.apply`): clients send it back to detect a stale view.
+    #: Not an ORM version_id_col, which would turn the worker's batched UPDATEs into one per row.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     reports: Mapped[list[ReportRecord]] = relationship(
         back_populates="case", order_by="ReportRecord.id", foreign_keys="ReportRecord.case_id"
     )
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class ReportRecord(Base):
