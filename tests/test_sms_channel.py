@@ -280,3 +280,31 @@ def test_twilio_errors_are_recorded_transient_ones_retried(
     with runtime.db.transaction() as session:
         message = session.scalars(select(OutboundMessage)).one()
         assert message.status == "failed" and "21211" in (message.error or "")
+
+
+def test_logs_carry_no_phone_numbers_or_message_text(
+    runtime: Runtime,
+    live_server: str,
+    run_worker: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    created = fixture_path("sms", "rest_message_created.json").read_bytes()
+    with recording_server() as twilio_api:
+        twilio_api.route("/2010-04-01/", 201, created)
+        monkeypatch.setattr(runtime.config.twilio, "api_base_url", twilio_api.url)
+        reply = post_twilio(live_server, PATH, form_fixture("sms", "inbound_sms.txt"))
+        number = NUMBER.search(reply.text).group(0)  # type: ignore[union-attr]
+        post_twilio(live_server, PATH, form_fixture("sms", "inbound_new_case.txt", Body="新 电话13812348000的邻居"))
+        run_worker()
+        with runtime.db.transaction() as session:
+            apply(session, get_case(session, number), Action.DISPATCH, actor="user:agent1", department_code="water")
+        run_worker()
+        assert len(twilio_api.requests) == 1
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "stored report sms/" in logged  # the logs do say what happened
+    for secret in ("13812348000", "8000", "井盖", "邻居", "已派遣"):
+        assert secret not in logged.replace(number, ""), secret

@@ -17,6 +17,8 @@ from intake.models import OutboundMessage
 from intake.runtime import get_runtime
 
 log = logging.getLogger(__name__)
+# The Twilio library logs each request's URL, query and headers at INFO; keep numbers out of our logs.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 TWILIO_API = "https://api.twilio.com"
 #: Twilio error codes that no retry can fix: invalid or unreachable 'To', recipient unsubscribed.
