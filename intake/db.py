@@ -18,7 +18,9 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 5, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        # No pre-ping: it costs a round trip per checkout on the hot path; a connection broken by a
+        # database restart fails one request, and SQLAlchemy then invalidates the whole pool.
+        kwargs: dict[str, Any] = {"echo": echo, "pool_recycle": 3600}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from intake.cases import record
@@ -40,8 +40,13 @@ def has_sender(channel: str) -> bool:
     return channel in _senders
 
 
-def is_opted_out(session: Session, channel: str, address: str) -> bool:
-    return session.get(OptOut, (channel, address)) is not None
+def is_opted_out(bind: Session | Engine, channel: str, address: str) -> bool:
+    """Whether ``address`` said STOP on ``channel``; given an engine, one autocommit read."""
+    query = select(OptOut.since).where(OptOut.channel == channel, OptOut.address == address)
+    if isinstance(bind, Engine):
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(query).first() is not None
+    return bind.execute(query).first() is not None
 
 
 def set_opt_out(session: Session, channel: str, address: str, opted_out: bool) -> None:

@@ -12,15 +12,16 @@ import logging
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake.cases import record
 from intake.errors import InvalidReport
-from intake.models import Attachment, AttachmentStatus, Blob, Case, ReportRecord
-from intake.numbering import next_case_number
-from intake.queue import QUEUE_MEDIA, after_commit, enqueue, wake_intake
+from intake.models import Attachment, AttachmentStatus, Blob, Case, CaseEvent, ReportRecord, utcnow
+from intake.numbering import allocate, sequence_number
+from intake.queue import QUEUE_MEDIA, enqueue, wake_intake
 from intake.report import MAX_TEXT_CHARS, Report
 from intake.runtime import get_runtime
 from intake.states import OPEN_STATUSES, CaseStatus
@@ -41,22 +42,32 @@ class SubmitResult:
     duplicate: bool
     #: True when the report opened a new case (False: joined an open one, or a duplicate).
     new_case: bool
+    #: Attachments a worker still has to download.
+    pending_downloads: bool = False
 
 
 def submit(report: Report) -> SubmitResult:
-    """Store ``report`` (or find it stored already) and return where it went."""
+    """Store ``report`` (or find it stored already) and return where it went.
+
+    The hot path of every webhook, so it speaks SQLAlchemy Core in one transaction of a few
+    statements (the ORM's unit of work costs several times more per request).
+    """
     validate(report)
     runtime = get_runtime()
     for _ in range(_INSERT_ATTEMPTS):
         try:
-            with runtime.db.transaction() as session:
-                existing = _find_existing(session, report)
-                if existing is not None:
-                    return existing
-                return _store(session, report)
+            with runtime.db.engine.begin() as conn:
+                result = _find_existing(conn, report) or _store(conn, report)
         except IntegrityError:
             # The same report stored concurrently by another request: look again.
             log.info("report %s/%s stored concurrently; reading it back", report.channel, report.source_id)
+            continue
+        # Committed: only now wake the workers.
+        if result.new_case:
+            wake_intake()
+        if result.pending_downloads:
+            enqueue(QUEUE_MEDIA, "intake.media.download_attachments", result.report_id)
+        return result
     raise RuntimeError(f"could not store report {report.channel}/{report.source_id}")
 
 
@@ -89,131 +100,163 @@ def validate(report: Report) -> None:
             raise InvalidReport("attachments", f"{attachment.filename or 'a file'} is larger than {limit} bytes")
 
 
-def _find_existing(session: Session, report: Report) -> SubmitResult | None:
-    row = session.execute(
-        select(ReportRecord.id, Case.number)
-        .join(Case, Case.id == ReportRecord.case_id)
-        .where(ReportRecord.channel == report.channel, ReportRecord.source_id == report.source_id)
-    ).first()
+_REPORTS = ReportRecord.__table__
+_CASES = Case.__table__
+_EVENTS = CaseEvent.__table__
+_ATTACHMENTS = Attachment.__table__
+
+# Built once: SQLAlchemy then reuses their compiled form, which keeps the hot path cheap.
+_FIND_EXISTING = (
+    select(_REPORTS.c.id, _CASES.c.number)
+    .join(_CASES, _CASES.c.id == _REPORTS.c.case_id)
+    .where(_REPORTS.c.channel == bindparam("channel"), _REPORTS.c.source_id == bindparam("source_id"))
+)
+_OPEN_CASE_OF_CONTACT = (
+    select(_CASES.c.id, _CASES.c.number)
+    .join(_REPORTS, _REPORTS.c.case_id == _CASES.c.id)
+    .where(
+        _REPORTS.c.contact_phone == bindparam("phone"),
+        _REPORTS.c.channel == bindparam("channel"),
+        _CASES.c.status.in_([status.value for status in OPEN_STATUSES]),
+    )
+    .order_by(_REPORTS.c.received_at.desc())
+    .limit(1)
+)
+_INSERT_CASE = insert(_CASES).returning(_CASES.c.id, _CASES.c.number)
+_INSERT_CASE_NUMBERED_IN_SQL = insert(_CASES).values(number=sequence_number()).returning(_CASES.c.id, _CASES.c.number)
+_INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
+_INSERT_EVENT = insert(_EVENTS)
+
+
+def _find_existing(conn: Connection, report: Report) -> SubmitResult | None:
+    row = conn.execute(_FIND_EXISTING, {"channel": report.channel, "source_id": report.source_id}).first()
     if row is None:
         return None
     return SubmitResult(case_number=row.number, report_id=row.id, duplicate=True, new_case=False)
 
 
-def open_case_of_contact(session: Session, channel: str, phone: str) -> Case | None:
-    """The most recent open case that ``phone`` reported through ``channel``."""
-    return session.scalar(
-        select(Case)
-        .join(ReportRecord, ReportRecord.case_id == Case.id)
-        .where(
-            ReportRecord.contact_phone == phone,
-            ReportRecord.channel == channel,
-            Case.status.in_(OPEN_STATUSES),
-        )
-        .order_by(ReportRecord.received_at.desc())
-        .limit(1)
-    )
+def open_case_of_contact(conn: Connection | Session, channel: str, phone: str) -> tuple[int, str] | None:
+    """Id and number of the most recent open case that ``phone`` reported through ``channel``."""
+    row = conn.execute(_OPEN_CASE_OF_CONTACT, {"phone": phone, "channel": channel}).first()
+    return (row.id, row.number) if row else None
 
 
-def _store(session: Session, report: Report) -> SubmitResult:
+def _store(conn: Connection, report: Report) -> SubmitResult:
     runtime = get_runtime()
-    case = None
+    thread = None
     if report.thread_by_contact and report.contact.phone:
-        case = open_case_of_contact(session, report.channel, report.contact.phone)
-    new_case = case is None
-    if case is None:
-        case = Case(
-            number=next_case_number(session, report.received_at, runtime.config.server.timezone),
-            status=CaseStatus.RECEIVED,
-            channel=report.channel,
-            priority=report.priority or 3,
-            category=report.category,
-            summary=_summary(report.text),
-            description=report.text,
-            address=report.location.address,
-            lat=report.location.lat,
-            lon=report.location.lon,
-            reporter_phone=report.contact.phone,
-            created_at=report.received_at,
-            updated_at=report.received_at,
-        )
-        session.add(case)
-    record_ = ReportRecord(
-        case=case,
-        channel=report.channel,
-        source_id=report.source_id,
-        received_at=report.received_at,
-        source_time=report.source_time,
-        contact_phone=report.contact.phone,
-        contact_name=report.contact.name,
-        contact_email=report.contact.email,
-        text=report.text,
-        category=report.category,
-        address=report.location.address,
-        lat=report.location.lat,
-        lon=report.location.lon,
-        meta=report.meta,
-        raw=report.raw,
-        raw_content_type=report.raw_content_type,
+        thread = open_case_of_contact(conn, report.channel, report.contact.phone)
+    if thread is None:
+        numbering = allocate(conn, report.received_at, runtime.config.server.timezone)
+        row = conn.execute(
+            _INSERT_CASE if "number" in numbering else _INSERT_CASE_NUMBERED_IN_SQL,
+            {
+                **numbering,
+                "status": CaseStatus.RECEIVED.value,
+                "channel": report.channel,
+                "priority": report.priority or 3,
+                "category": report.category,
+                "summary": _summary(report.text),
+                "description": report.text,
+                "address": report.location.address,
+                "lat": report.location.lat,
+                "lon": report.location.lon,
+                "reporter_phone": report.contact.phone,
+                "created_at": report.received_at,
+                "updated_at": report.received_at,
+                "version": 1,
+            },
+        ).one()
+        case_id, case_number = row.id, row.number
+    else:
+        case_id, case_number = thread
+    report_id = conn.execute(
+        _INSERT_REPORT,
+        {
+            "case_id": case_id,
+            "channel": report.channel,
+            "source_id": report.source_id,
+            "received_at": report.received_at,
+            "source_time": report.source_time,
+            "contact_phone": report.contact.phone,
+            "contact_name": report.contact.name,
+            "contact_email": report.contact.email,
+            "text": report.text,
+            "category": report.category,
+            "address": report.location.address,
+            "lat": report.location.lat,
+            "lon": report.location.lon,
+            "meta": report.meta,
+            "raw": report.raw,
+            "raw_content_type": report.raw_content_type,
+        },
+    ).scalar_one()
+    pending = _add_attachments(conn, case_id, report_id, report)
+    new_case = thread is None
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "case_id": case_id,
+            "at": report.received_at,
+            "actor": "citizen" if report.contact.phone or report.contact.email else f"channel:{report.channel}",
+            "channel": report.channel,
+            "kind": "received" if new_case else "report_added",
+            "detail": {"source_id": report.source_id},
+            "public": new_case,
+            "to_status": CaseStatus.RECEIVED.value if new_case else None,
+        },
     )
-    session.add(record_)
-    pending_downloads = _add_attachments(session, case, record_, report)
-    record(
-        session,
-        case,
-        "received" if new_case else "report_added",
-        actor="citizen" if report.contact.phone or report.contact.email else f"channel:{report.channel}",
-        channel=report.channel,
-        detail={"source_id": report.source_id},
-        public=new_case,
-        to_status=CaseStatus.RECEIVED.value if new_case else None,
-        at=report.received_at,
-    )
-    session.flush()
-    report_id = record_.id
-    if new_case:
-        after_commit(session, wake_intake)
-    if pending_downloads:
-        after_commit(session, lambda: enqueue(QUEUE_MEDIA, "intake.media.download_attachments", report_id))
     log.info(
         "stored report %s/%s as #%s in case %s%s",
         report.channel,
         report.source_id,
         report_id,
-        case.number,
+        case_number,
         "" if new_case else " (joined open case)",
     )
-    return SubmitResult(case_number=case.number, report_id=report_id, duplicate=False, new_case=new_case)
+    return SubmitResult(
+        case_number=case_number, report_id=report_id, duplicate=False, new_case=new_case, pending_downloads=pending
+    )
 
 
-def _add_attachments(session: Session, case: Case, record_: ReportRecord, report: Report) -> bool:
-    pending = False
+def _add_attachments(conn: Connection, case_id: int, report_id: int, report: Report) -> bool:
+    rows = []
     for item in report.attachments:
-        # Blob first: creating it autoflushes, which must not meet a half-built attachment.
-        digest = store_blob(session, item.data) if item.data is not None else None
-        session.add(
-            Attachment(
-                report=record_,
-                case=case,
-                filename=item.filename[:255],
-                content_type=item.content_type[:128],
-                source_url=item.url,
-                sha256=digest,
-                size=len(item.data) if item.data is not None else None,
-                status=AttachmentStatus.STORED if digest else AttachmentStatus.PENDING,
-            )
+        digest = insert_blob(conn, item.data) if item.data is not None else None
+        rows.append(
+            {
+                "report_id": report_id,
+                "case_id": case_id,
+                "filename": item.filename[:255],
+                "content_type": item.content_type[:128],
+                "source_url": item.url,
+                "sha256": digest,
+                "size": len(item.data) if item.data is not None else None,
+                "status": AttachmentStatus.STORED if digest else AttachmentStatus.PENDING,
+                "attempts": 0,
+                "created_at": report.received_at,
+            }
         )
-        pending = pending or digest is None
-    return pending
+    if rows:
+        conn.execute(insert(_ATTACHMENTS), rows)
+    return any(row["sha256"] is None for row in rows)
+
+
+def insert_blob(conn: Connection, data: bytes) -> str:
+    """Store ``data`` once by its SHA-256 and return the digest."""
+    digest = hashlib.sha256(data).hexdigest()
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        dialect_insert(Blob.__table__)
+        .values(sha256=digest, size=len(data), data=data, created_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    return digest
 
 
 def store_blob(session: Session, data: bytes) -> str:
-    """Store ``data`` once by its SHA-256 and return the digest."""
-    digest = hashlib.sha256(data).hexdigest()
-    if session.get(Blob, digest) is None:
-        session.add(Blob(sha256=digest, size=len(data), data=data))
-        session.flush()
-    return digest
+    """:func:`insert_blob` within an ORM session's transaction."""
+    return insert_blob(session.connection(), data)
 
 
 def _summary(text: str) -> str:

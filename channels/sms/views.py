@@ -73,8 +73,7 @@ def _handle(message: InboundSms) -> str | None:
         with rt.db.transaction() as session:
             set_opt_out(session, CHANNEL, message.phone, False)
         return t("sms.started")
-    with rt.db.transaction() as session:
-        opted_out = is_opted_out(session, CHANNEL, message.phone)
+    opted_out = is_opted_out(rt.db.engine, CHANNEL, message.phone)
     if message.intent is Intent.HELP:
         return None if opted_out else t("sms.help")
     if message.intent is Intent.STATUS_QUERY:
