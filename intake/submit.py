@@ -12,14 +12,14 @@ import logging
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, exists, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.errors import InvalidReport
-from intake.models import Attachment, AttachmentStatus, Blob, Case, CaseEvent, ReportRecord, utcnow
+from intake.models import Attachment, AttachmentStatus, Blob, Case, CaseEvent, OptOut, ReportRecord, utcnow
 from intake.numbering import allocate, sequence_number
 from intake.queue import QUEUE_MEDIA, enqueue, wake_intake
 from intake.report import MAX_TEXT_CHARS, Report
@@ -42,6 +42,8 @@ class SubmitResult:
     duplicate: bool
     #: True when the report opened a new case (False: joined an open one, or a duplicate).
     new_case: bool
+    #: The sender asked for no messages on this channel (STOP): store, but do not answer.
+    opted_out: bool = False
     #: Attachments a worker still has to download.
     pending_downloads: bool = False
 
@@ -57,7 +59,7 @@ def submit(report: Report) -> SubmitResult:
     for _ in range(_INSERT_ATTEMPTS):
         try:
             with runtime.db.engine.begin() as conn:
-                result = _find_existing(conn, report) or _store(conn, report)
+                result = _lookup_and_store(conn, report)
         except IntegrityError:
             # The same report stored concurrently by another request: look again.
             log.info("report %s/%s stored concurrently; reading it back", report.channel, report.source_id)
@@ -106,11 +108,6 @@ _EVENTS = CaseEvent.__table__
 _ATTACHMENTS = Attachment.__table__
 
 # Built once: SQLAlchemy then reuses their compiled form, which keeps the hot path cheap.
-_FIND_EXISTING = (
-    select(_REPORTS.c.id, _CASES.c.number)
-    .join(_CASES, _CASES.c.id == _REPORTS.c.case_id)
-    .where(_REPORTS.c.channel == bindparam("channel"), _REPORTS.c.source_id == bindparam("source_id"))
-)
 _OPEN_CASE_OF_CONTACT = (
     select(_CASES.c.id, _CASES.c.number)
     .join(_REPORTS, _REPORTS.c.case_id == _CASES.c.id)
@@ -122,17 +119,25 @@ _OPEN_CASE_OF_CONTACT = (
     .order_by(_REPORTS.c.received_at.desc())
     .limit(1)
 )
+_SAME_REPORT = (
+    select(_REPORTS.c.id, _CASES.c.number)
+    .join(_CASES, _CASES.c.id == _REPORTS.c.case_id)
+    .where(_REPORTS.c.channel == bindparam("channel"), _REPORTS.c.source_id == bindparam("source_id"))
+)
+_OPT_OUT = select(OptOut.since).where(OptOut.channel == bindparam("channel"), OptOut.address == bindparam("phone"))
+#: Everything submit needs to know before writing, in one round trip: is the report stored
+#: already, which open case would it join, and has the sender opted out of messages.
+_LOOKUP = select(
+    _SAME_REPORT.with_only_columns(_REPORTS.c.id).scalar_subquery().label("report_id"),
+    _SAME_REPORT.with_only_columns(_CASES.c.number).scalar_subquery().label("report_case"),
+    _OPEN_CASE_OF_CONTACT.with_only_columns(_CASES.c.id).scalar_subquery().label("open_id"),
+    _OPEN_CASE_OF_CONTACT.with_only_columns(_CASES.c.number).scalar_subquery().label("open_number"),
+    exists(_OPT_OUT).label("opted_out"),
+)
 _INSERT_CASE = insert(_CASES).returning(_CASES.c.id, _CASES.c.number)
 _INSERT_CASE_NUMBERED_IN_SQL = insert(_CASES).values(number=sequence_number()).returning(_CASES.c.id, _CASES.c.number)
 _INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
 _INSERT_EVENT = insert(_EVENTS)
-
-
-def _find_existing(conn: Connection, report: Report) -> SubmitResult | None:
-    row = conn.execute(_FIND_EXISTING, {"channel": report.channel, "source_id": report.source_id}).first()
-    if row is None:
-        return None
-    return SubmitResult(case_number=row.number, report_id=row.id, duplicate=True, new_case=False)
 
 
 def open_case_of_contact(conn: Connection | Session, channel: str, phone: str) -> tuple[int, str] | None:
@@ -141,11 +146,21 @@ def open_case_of_contact(conn: Connection | Session, channel: str, phone: str) -
     return (row.id, row.number) if row else None
 
 
-def _store(conn: Connection, report: Report) -> SubmitResult:
-    runtime = get_runtime()
+def _lookup_and_store(conn: Connection, report: Report) -> SubmitResult:
+    found = conn.execute(
+        _LOOKUP, {"channel": report.channel, "source_id": report.source_id, "phone": report.contact.phone}
+    ).one()
+    opted_out = bool(found.opted_out)
+    if found.report_id is not None:
+        return SubmitResult(found.report_case, found.report_id, duplicate=True, new_case=False, opted_out=opted_out)
     thread = None
-    if report.thread_by_contact and report.contact.phone:
-        thread = open_case_of_contact(conn, report.channel, report.contact.phone)
+    if report.thread_by_contact and found.open_id is not None:
+        thread = (found.open_id, found.open_number)
+    return _store(conn, report, thread, opted_out)
+
+
+def _store(conn: Connection, report: Report, thread: tuple[int, str] | None, opted_out: bool) -> SubmitResult:
+    runtime = get_runtime()
     if thread is None:
         numbering = allocate(conn, report.received_at, runtime.config.server.timezone)
         row = conn.execute(
@@ -215,7 +230,7 @@ def _store(conn: Connection, report: Report) -> SubmitResult:
         "" if new_case else " (joined open case)",
     )
     return SubmitResult(
-        case_number=case_number, report_id=report_id, duplicate=False, new_case=new_case, pending_downloads=pending
+        case_number, report_id, duplicate=False, new_case=new_case, opted_out=opted_out, pending_downloads=pending
     )
 
 

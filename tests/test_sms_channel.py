@@ -251,6 +251,15 @@ def test_stop_silences_outbound_sms_and_start_restores_it(
     assert "message_suppressed" in kinds
 
 
+def test_an_opted_out_sender_is_heard_but_not_answered(runtime: Runtime, live_server: str) -> None:
+    assert post_twilio(live_server, PATH, form_fixture("sms", "stop.txt")).status_code == 200
+    for name in ("inbound_sms.txt", "help.txt"):
+        reply = post_twilio(live_server, PATH, form_fixture("sms", name, From="+8613812348000"))
+        assert reply.status_code == 200 and reply_text(reply.text) == "", name
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(ReportRecord.text)).startswith("青春路12号")
+
+
 def test_twilio_errors_are_recorded_transient_ones_retried(
     runtime: Runtime, live_server: str, run_worker: Callable[[], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:

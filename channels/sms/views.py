@@ -73,14 +73,15 @@ def _handle(message: InboundSms) -> str | None:
         with rt.db.transaction() as session:
             set_opt_out(session, CHANNEL, message.phone, False)
         return t("sms.started")
-    opted_out = is_opted_out(rt.db.engine, CHANNEL, message.phone)
+    if message.intent in (Intent.HELP, Intent.STATUS_QUERY) and is_opted_out(rt.db.engine, CHANNEL, message.phone):
+        return None
     if message.intent is Intent.HELP:
-        return None if opted_out else t("sms.help")
+        return t("sms.help")
     if message.intent is Intent.STATUS_QUERY:
-        return None if opted_out else _status_reply(message, t)
+        return _status_reply(message, t)
     assert message.report is not None
     result = submit(message.report)
-    if opted_out:
+    if result.opted_out:
         return None  # stored, but the citizen asked for no messages
     if result.new_case:
         return t("sms.case_opened", number=result.case_number)
