@@ -36,6 +36,9 @@ class ServerConfig(_Section):
     #: Largest request body accepted, in bytes (photo uploads included).
     max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     default_language: Literal["zh", "en"] = "zh"
+    #: Reverse proxies in front of the web server whose X-Forwarded-For/-Proto to trust (rate
+    #: limits key on the client address). 0: none, the peer address is the client's.
+    trusted_proxies: int = Field(0, ge=0, le=5)
     #: Local time zone: case numbers and working days follow its calendar.
     timezone: str = "Asia/Shanghai"
 

@@ -117,3 +117,19 @@ def test_healthz_reports_database_redis_and_workers(runtime: Runtime, live_serve
 def test_unknown_api_path_is_json_404(runtime: Runtime, live_server: str) -> None:
     response = requests.get(f"{live_server}/api/v1/nothing", timeout=10)
     assert response.status_code == 404 and response.json()["status"] == 404
+
+
+def test_behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for(runtime: Runtime, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from flask import request
+
+    from intake.app import create_app
+
+    monkeypatch.setattr(runtime.config.server, "trusted_proxies", 1)
+    app = create_app(runtime=runtime)
+    app.add_url_rule("/whoami", "whoami", lambda: request.remote_addr or "")
+    client = app.test_client()
+    assert client.get("/whoami", headers={"X-Forwarded-For": "203.0.113.7"}).text == "203.0.113.7"
+    monkeypatch.setattr(runtime.config.server, "trusted_proxies", 0)
+    plain = create_app(runtime=runtime)
+    plain.add_url_rule("/whoami", "whoami", lambda: request.remote_addr or "")
+    assert plain.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.7"}).text == "127.0.0.1"
