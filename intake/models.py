@@ -260,7 +260,9 @@ class OptOut(Base):
 
 class OutboundStatus:
     QUEUED = "queued"
-    SENT = "sent"
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider's receipt says it reached the handset
+    UNDELIVERED = "undelivered"
     FAILED = "failed"
     SUPPRESSED = "suppressed"  # the recipient opted out
 

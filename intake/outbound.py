@@ -146,3 +146,58 @@ def _record_failure(message_id: int, err: Exception, *, final: bool = False) -> 
 
 def messages_for_case(session: Session, case_id: int) -> list[OutboundMessage]:
     return list(session.scalars(select(OutboundMessage).where(OutboundMessage.case_id == case_id)))
+
+
+#: How far along each provider delivery status is; a receipt never moves a message backwards
+#: (providers deliver their callbacks out of order).
+_PROGRESS = {
+    "queued": 0,
+    "accepted": 0,
+    "scheduled": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "canceled": 3,
+    "read": 4,
+}
+_OUR_STATUS = {
+    "delivered": OutboundStatus.DELIVERED,
+    "read": OutboundStatus.DELIVERED,
+    "undelivered": OutboundStatus.UNDELIVERED,
+    "failed": OutboundStatus.FAILED,
+    "canceled": OutboundStatus.FAILED,
+}
+KNOWN_DELIVERY_STATUSES = frozenset(_PROGRESS)
+
+
+def record_delivery(channel: str, provider_id: str, status: str, error_code: str | None = None) -> bool:
+    """Apply a provider's delivery receipt; ``False`` when no message of ours has that id."""
+    runtime = get_runtime()
+    with runtime.db.transaction() as session:
+        message = session.scalar(
+            select(OutboundMessage)
+            .where(OutboundMessage.channel == channel, OutboundMessage.provider_id == provider_id)
+            .with_for_update()
+        )
+        if message is None:
+            return False
+        new = _OUR_STATUS.get(status)
+        current = _PROGRESS.get(message.status, 2)
+        if new is None or _PROGRESS[status] <= current:
+            return True  # progress we knew already, or an older receipt arriving late
+        message.status = new
+        message.error = f"provider error {error_code}" if error_code else message.error
+        if message.case_id is not None:
+            case = session.get(Case, message.case_id)
+            assert case is not None
+            record(
+                session,
+                case,
+                f"message_{new}",
+                actor=f"channel:{channel}",
+                channel=channel,
+                detail={"message_id": message.id, "provider_status": status, "error_code": error_code},
+            )
+    return True

@@ -317,3 +317,65 @@ def test_logs_carry_no_phone_numbers_or_message_text(
     assert "stored report sms/" in logged  # the logs do say what happened
     for secret in ("13812348000", "8000", "井盖", "邻居", "已派遣"):
         assert secret not in logged.replace(number, ""), secret
+
+
+STATUS_PATH = "/channels/sms/twilio/status"
+
+
+def test_delivery_receipts_update_the_message_in_order(
+    runtime: Runtime, live_server: str, run_worker: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = fixture_path("sms", "rest_message_created.json").read_bytes()
+    with recording_server() as twilio_api:
+        twilio_api.route("/2010-04-01/", 201, created)
+        monkeypatch.setattr(runtime.config.twilio, "api_base_url", twilio_api.url)
+        number = NUMBER.search(post_twilio(live_server, PATH, form_fixture("sms", "inbound_sms.txt")).text).group(0)  # type: ignore[union-attr]
+        with runtime.db.transaction() as session:
+            apply(session, get_case(session, number), Action.INVALIDATE, actor="user:agent1", reason="重复")
+        run_worker()
+        sent = dict(__import__("urllib.parse").parse.parse_qsl(twilio_api.requests[0].body.decode()))
+    assert sent["StatusCallback"] == "https://hotline.gridline.test" + STATUS_PATH
+    # Twilio's callbacks arrive out of order: "delivered" before "sent".
+    for name in ("status_delivered.txt", "status_sent.txt"):
+        assert post_twilio(live_server, STATUS_PATH, form_fixture("sms", name)).status_code == 204
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(OutboundMessage.status)) == "delivered"
+        kinds = session.scalars(select(CaseEvent.kind).order_by(CaseEvent.id)).all()
+    assert kinds[-1] == "message_delivered" and kinds.count("message_delivered") == 1
+
+
+def test_undelivered_receipt_keeps_the_error_code(runtime: Runtime, live_server: str) -> None:
+    from intake.models import OutboundMessage as Message
+
+    number = NUMBER.search(post_twilio(live_server, PATH, form_fixture("sms", "inbound_sms.txt")).text).group(0)  # type: ignore[union-attr]
+    with runtime.db.transaction() as session:
+        case = get_case(session, number)
+        session.add(
+            Message(
+                case_id=case.id,
+                channel="sms",
+                to="+8613812348000",
+                body="x",
+                status="sent",
+                provider_id="SM6f2b0c4e4d8a4b37a54a3b2f0e1c9d8a",
+            )
+        )
+    assert post_twilio(live_server, STATUS_PATH, form_fixture("sms", "status_undelivered.txt")).status_code == 204
+    with runtime.db.transaction() as session:
+        message = session.scalars(select(Message)).one()
+        assert (message.status, message.error) == ("undelivered", "provider error 30005")
+
+
+def test_status_callback_refuses_bad_signature_malformed_and_unknown_status(runtime: Runtime, live_server: str) -> None:
+    params = form_fixture("sms", "status_delivered.txt")
+    assert post_twilio(live_server, STATUS_PATH, params, signature="bm9wZQ==").status_code == 403
+    malformed = post_twilio(
+        live_server, STATUS_PATH, form_fixture("sms", "status_delivered.txt", MessageSid="x", SmsSid="")
+    )
+    assert malformed.status_code == 400 and "MessageSid" in malformed.headers["X-Gridline-Error"]
+    unknown = post_twilio(
+        live_server, STATUS_PATH, form_fixture("sms", "status_delivered.txt", MessageStatus="teleported", SmsStatus="")
+    )
+    assert unknown.status_code == 422 and "teleported" in unknown.headers["X-Gridline-Error"]
+    # A receipt for a message that is not ours is acknowledged (Twilio would retry) and changes nothing.
+    assert post_twilio(live_server, STATUS_PATH, params).status_code == 204

@@ -14,6 +14,7 @@ from enum import StrEnum
 from werkzeug.datastructures import MultiDict
 
 from channels.errors import MalformedPayload, UnknownEvent
+from intake.outbound import KNOWN_DELIVERY_STATUSES
 from intake.phones import normalize_phone
 from intake.report import AttachmentIn, Contact, Report
 
@@ -114,3 +115,23 @@ def _media(form: MultiDict[str, str]) -> tuple[AttachmentIn, ...]:
         name = urllib.parse.urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
         items.append(AttachmentIn(filename=name, content_type=content_type, url=url))
     return tuple(items)
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    message_sid: str
+    status: str
+    error_code: str | None
+
+
+def parse_receipt(form: MultiDict[str, str]) -> DeliveryReceipt:
+    """Read a status callback for a message we sent."""
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    if not _SID.match(sid):
+        raise MalformedPayload("MessageSid: missing or not a Twilio message SID")
+    status = form.get("MessageStatus") or form.get("SmsStatus") or ""
+    if not status:
+        raise MalformedPayload("MessageStatus: missing")
+    if status not in KNOWN_DELIVERY_STATUSES:
+        raise UnknownEvent(f"MessageStatus {status!r} is not a delivery status")
+    return DeliveryReceipt(sid, status, form.get("ErrorCode") or None)

@@ -53,6 +53,9 @@ def send_sms(message: OutboundMessage) -> str:
     sender = (
         {"messaging_service_sid": config.sms_from} if config.sms_from.startswith("MG") else {"from_": config.sms_from}
     )
+    public_url = get_runtime().config.server.public_url
+    if public_url:
+        sender["status_callback"] = f"{public_url}/channels/sms/twilio/status"
     try:
         sent = twilio_client(config).messages.create(to=message.to, body=message.body, **sender)
     except TwilioRestException as err:

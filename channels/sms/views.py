@@ -11,11 +11,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from channels.common import check_twilio_signature
 from channels.errors import ChannelError, MalformedPayload
-from channels.sms.adapter import CHANNEL, InboundSms, Intent, parse
+from channels.sms.adapter import CHANNEL, InboundSms, Intent, parse, parse_receipt
 from intake import InvalidReport, submit
 from intake.i18n import translate
 from intake.models import Case, ReportRecord
-from intake.outbound import is_opted_out, set_opt_out
+from intake.outbound import is_opted_out, record_delivery, set_opt_out
 from intake.web import csrf, runtime
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,22 @@ def inbound() -> Response:
         log.warning("SMS webhook refused (%s): %s", status, err)
         return twiml(status=status, error=str(err))
     return twiml(text)
+
+
+@bp.post("/channels/sms/twilio/status")
+def delivery_status() -> Response:
+    """Twilio's status callback for a message we sent (passed as StatusCallback when sending)."""
+    rt = runtime()
+    try:
+        if rt.config.twilio.validate_signatures:
+            check_twilio_signature(request, rt.config.twilio.auth_token, rt.config.public_url)
+        receipt = parse_receipt(request.form)
+    except ChannelError as err:
+        log.warning("SMS status callback refused (%s): %s", err.status, err)
+        return twiml(status=err.status, error=str(err))
+    if not record_delivery(CHANNEL, receipt.message_sid, receipt.status, receipt.error_code):
+        log.info("status callback for a message that is not ours: %s", receipt.message_sid)
+    return Response(status=204)
 
 
 def _handle(message: InboundSms) -> str | None:
