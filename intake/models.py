@@ -79,6 +79,7 @@ class Case(Base):
         # The agents' queue: open cases of one status by priority, then age.
         Index("ix_cases_queue", "status", "priority", "created_at"),
         Index("ix_cases_reporter_phone", "reporter_phone"),
+        Index("ix_cases_claimed_by_id", "claimed_by_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -101,6 +102,9 @@ class Case(Base):
     #: E.164 number of the first reporter (full; masked wherever it is shown).
     reporter_phone: Mapped[str | None] = mapped_column(String(32))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    #: The agent verifying the case right now, and until when their claim holds (a lease).
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     queued_at: Mapped[datetime | None]
@@ -230,6 +234,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
+    #: Agent presence: available, busy, break, offline; and when the console last said so.
+    presence: Mapped[str] = mapped_column(String(16), default="offline")
+    presence_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
