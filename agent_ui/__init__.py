@@ -1,1 +1,56 @@
-"""The seat agents' and supervisors' web console (issue 3 fills it in)."""
+"""The seat agents' and supervisors' web console: sign-in, presence, the live queue, claims."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from intake.i18n import register
+
+register(
+    {
+        "console.title": {"zh": "怀柔12345 坐席工作台", "en": "Huairou 12345 agent console"},
+        "console.login.title": {"zh": "坐席登录", "en": "Sign in"},
+        "console.login.username": {"zh": "用户名", "en": "Username"},
+        "console.login.password": {"zh": "密码", "en": "Password"},
+        "console.login.submit": {"zh": "登录", "en": "Sign in"},
+        "console.login.failed": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+        "console.login.locked": {
+            "zh": "连续登录失败次数过多，账号已临时锁定，请15分钟后再试",
+            "en": "Too many failed sign-ins: the account is locked for 15 minutes",
+        },
+        "console.logout": {"zh": "退出", "en": "Sign out"},
+        "console.queue.title": {"zh": "待受理队列", "en": "Waiting for verification"},
+        "console.queue.empty": {"zh": "队列为空", "en": "The queue is empty"},
+        "console.queue.next": {"zh": "下一件 (N)", "en": "Next case (N)"},
+        "console.queue.none_left": {"zh": "暂无待受理案件", "en": "No case is waiting"},
+        "console.col.number": {"zh": "编号", "en": "Number"},
+        "console.col.channel": {"zh": "来源", "en": "Channel"},
+        "console.col.priority": {"zh": "优先级", "en": "Priority"},
+        "console.col.waiting": {"zh": "等待(分钟)", "en": "Waiting (min)"},
+        "console.col.summary": {"zh": "摘要", "en": "Summary"},
+        "console.presence": {"zh": "状态", "en": "Status"},
+        "console.presence.available": {"zh": "空闲", "en": "Available"},
+        "console.presence.busy": {"zh": "忙碌", "en": "Busy"},
+        "console.presence.break": {"zh": "小休", "en": "Break"},
+        "console.presence.offline": {"zh": "离线", "en": "Offline"},
+        "console.case.not_found": {"zh": "未找到该案件", "en": "No such case"},
+        "console.case.reports": {"zh": "诉求内容", "en": "Reports"},
+        "console.case.history": {"zh": "办理记录", "en": "History"},
+        "console.case.reporter": {"zh": "反映人", "en": "Reporter"},
+        "console.case.held": {"zh": "由您受理中", "en": "You hold this case"},
+        "console.back": {"zh": "返回队列", "en": "Back to the queue"},
+    }
+)
+
+
+def init_worker() -> None:
+    from agent_ui.presence import HEARTBEAT_TIMEOUT_SECONDS, expire_silent_agents
+    from intake.processing import register_periodic
+
+    register_periodic(expire_silent_agents, HEARTBEAT_TIMEOUT_SECONDS // 2)
+
+
+def init_app(app: Any) -> None:
+    from agent_ui.views import bp
+
+    app.register_blueprint(bp)

@@ -147,12 +147,15 @@ def scheduler() -> None:
     """Run the periodic jobs (the sweeper that re-enqueues lost work)."""
     from rq.cron import CronScheduler
 
-    from intake.processing import sweep
+    from intake.processing import periodic_jobs, sweep
     from intake.queue import QUEUE_DEFAULT
 
     runtime = _runtime()
+    wiring.init_worker()
     cron = CronScheduler(connection=runtime.redis, name=f"gridline-{os.getpid()}")
     cron.register(sweep, QUEUE_DEFAULT, interval=runtime.config.worker.sweep_interval_seconds)
+    for job, interval in periodic_jobs():
+        cron.register(job, QUEUE_DEFAULT, interval=interval)
     cron.start()
 
 

@@ -37,6 +37,20 @@ _enrichers: list[Enricher] = []
 QUEUE_EVENTS_CHANNEL = "queue-events"
 
 
+#: Jobs the scheduler enqueues every so many seconds: (function, interval in seconds).
+_periodic: list[tuple[Callable[[], object], int]] = []
+
+
+def register_periodic(job: Callable[[], object], interval_seconds: int) -> None:
+    """Have ``gridline scheduler`` enqueue ``job`` every ``interval_seconds`` (it must be idempotent)."""
+    if all(existing is not job for existing, _ in _periodic):
+        _periodic.append((job, interval_seconds))
+
+
+def periodic_jobs() -> list[tuple[Callable[[], object], int]]:
+    return list(_periodic)
+
+
 def register_enricher(enricher: Enricher) -> Enricher:
     if enricher not in _enrichers:
         _enrichers.append(enricher)

@@ -1,7 +1,7 @@
 """Playwright helpers shared by browser tests: Debian's Chromium, contexts, screenshots, local-only checks.
 
 Use the session-scoped ``browser`` fixture by importing it into a test module
-(``from tests.browser import browser``), then open pages with :func:`new_page`.
+(it is registered in conftest.py), then open pages with :func:`new_page`.
 """
 
 from __future__ import annotations

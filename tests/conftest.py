@@ -26,6 +26,9 @@ from intake.config import load_config
 from intake.models import Base
 from intake.queue import ALL_QUEUES
 from intake.runtime import Runtime, init_runtime
+from tests.browser import browser
+
+__all__ = ["browser"]  # the session's one Chromium (Playwright), for the browser tests
 
 #: The public URL the tests' Twilio requests are signed against (as if behind a TLS proxy).
 PUBLIC_URL = "https://hotline.gridline.test"

@@ -13,11 +13,10 @@ from intake.cases import get_case
 from intake.models import Attachment, ReportRecord
 from intake.runtime import Runtime
 from intake.states import CaseStatus
-from tests.browser import MOBILE, browser, new_context, new_page, screenshot
+from tests.browser import MOBILE, new_context, new_page, screenshot
 from tests.test_web_channel import png_bytes
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]  # the session fixture, imported for pytest to find
 
 NUMBER = re.compile(r"^\d{8}-\d{6}$")
 PHONE = "13812348000"

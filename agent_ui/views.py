@@ -1,0 +1,159 @@
+"""Console pages and its JSON endpoints (``/console/api/``, CSRF-protected like the pages)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
+from sqlalchemy import or_, select
+from werkzeug.wrappers import Response as BaseResponse
+
+from agent_ui.auth import CONSOLE_ROLES, LockedOut, authenticate, current_user, login_required, sign_in
+from agent_ui.presence import Presence, heartbeat, set_presence
+from agent_ui.queue import claim_next
+from intake.errors import AuthError
+from intake.models import Case, CaseEvent, utcnow
+from intake.phones import mask_phone
+from intake.states import CaseStatus
+from intake.web import json_error, lang, limiter, runtime, t
+
+bp = Blueprint(
+    "console", __name__, template_folder="templates", static_folder="static/console", static_url_path="/console/static"
+)
+
+#: Rows on the queue page.
+QUEUE_PAGE_ROWS = 50
+LOGIN_RATE_LIMIT = "30/minute"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: ``next`` must not send a fresh session to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("console.queue")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_RATE_LIMIT, methods=["POST"])
+def login() -> str | BaseResponse | tuple[str, int]:
+    error = None
+    if request.method == "POST":
+        try:
+            user = authenticate(request.form.get("username", "").strip(), request.form.get("password", ""))
+        except LockedOut:
+            error = t("console.login.locked")
+        except AuthError:
+            error = t("console.login.failed")
+        else:
+            sign_in(user)
+            if user.role in CONSOLE_ROLES:
+                set_presence(user, Presence.AVAILABLE)
+            return redirect(_safe_next(request.args.get("next")))
+        return render_template("console/login.html", error=error), 401
+    return render_template("console/login.html", error=error)
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    user = current_user()
+    if user is not None and user.role in CONSOLE_ROLES:
+        set_presence(user, Presence.OFFLINE)
+    session.clear()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/console")
+@login_required(*CONSOLE_ROLES)
+def queue() -> str:
+    now = utcnow()
+    with runtime().db.transaction() as db:
+        cases = db.scalars(
+            select(Case)
+            .where(
+                Case.status == CaseStatus.VERIFYING,
+                or_(Case.claimed_by_id.is_(None), Case.lease_until < now),
+            )
+            .order_by(Case.priority, Case.created_at, Case.id)
+            .limit(QUEUE_PAGE_ROWS)
+        ).all()
+        rows = [
+            {
+                "number": case.number,
+                "channel": case.channel,
+                "priority": case.priority,
+                "summary": case.summary,
+                "waiting_minutes": int((now - case.created_at).total_seconds() // 60),
+            }
+            for case in cases
+        ]
+    return render_template("console/queue.html", rows=rows, user=current_user())
+
+
+@bp.get("/console/cases/<number>")
+@login_required(*CONSOLE_ROLES)
+def case_page(number: str) -> str | tuple[str, int]:
+    zone = ZoneInfo(runtime().config.server.timezone)
+    with runtime().db.transaction() as db:
+        case = db.scalar(select(Case).where(Case.number == number))
+        if case is None:
+            return render_template("console/message.html", message=t("console.case.not_found")), 404
+        events = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).all()
+        view = {
+            "number": case.number,
+            "status": t(f"status.{case.status.value}"),
+            "channel": case.channel,
+            "summary": case.summary,
+            "address": case.address,
+            "reporter": mask_phone(case.reporter_phone),
+            "reports": [(r.channel, _local(r.received_at, zone), r.text) for r in case.reports],
+            "history": [(_local(e.at, zone), e.kind, e.actor) for e in events],
+            "held_by_me": case.claimed_by_id == current_user().id,  # type: ignore[union-attr]
+        }
+    return render_template("console/case.html", case=view, user=current_user())
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.post("/console/api/next")
+@login_required(*CONSOLE_ROLES)
+def next_case() -> Response | tuple[str, int]:
+    user = current_user()
+    assert user is not None
+    claim = claim_next(user)
+    if claim is None:
+        return "", 204
+    set_presence(user, Presence.BUSY)
+    return jsonify(
+        {
+            "number": claim.number,
+            "lease_until": claim.lease_until.isoformat(),
+            "url": url_for("console.case_page", number=claim.number),
+        }
+    )
+
+
+@bp.post("/console/api/presence")
+@login_required(*CONSOLE_ROLES)
+def presence() -> Response:
+    body = request.get_json(silent=True) or {}
+    try:
+        wanted = Presence(body.get("presence"))
+    except ValueError:
+        return json_error(400, f"presence: use any of {', '.join(p.value for p in Presence)}")
+    user = current_user()
+    assert user is not None
+    set_presence(user, wanted)
+    return jsonify({"presence": wanted.value, "lang": lang()})
+
+
+@bp.post("/console/api/heartbeat")
+@login_required(*CONSOLE_ROLES)
+def beat() -> Response:
+    user = current_user()
+    assert user is not None
+    heartbeat(user)
+    return jsonify({"ok": True})

@@ -1,0 +1,63 @@
+"""The console in a real Chromium: sign in, press N, land on the claimed case; two agents at once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from intake import Report, submit
+from intake.processing import process_received
+from intake.runtime import Runtime
+from tests.browser import new_context, new_page, screenshot
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/console")
+
+
+def test_two_agents_press_next_and_get_different_cases(
+    runtime: Runtime,
+    live_server: str,
+    browser,
+    make_user: Callable[..., str],
+) -> None:
+    make_user("agent1", "agent")
+    make_user("agent2", "agent")
+    numbers = [
+        submit(
+            Report(channel="web", source_id=str(uuid.uuid4()), text=f"第{i}处路灯不亮", priority=3 - (i == 1))
+        ).case_number
+        for i in range(3)
+    ]
+    process_received()
+    first_context = new_context(browser, live_server)
+    second_context = new_context(browser, live_server, locale="en-US")
+    first, _ = new_page(first_context, live_server)
+    second, _ = new_page(second_context, live_server)
+    try:
+        sign_in(first, live_server, "agent1")
+        sign_in(second, live_server, "agent2")
+        assert first.locator("#queue tbody tr").count() == 3
+        screenshot(first, "console-queue-zh")
+        first.keyboard.press("n")  # the keyboard path
+        first.wait_for_url("**/console/cases/*")
+        second.click("#next-case")
+        second.wait_for_url("**/console/cases/*")
+        mine = first.locator("#case-number").inner_text()
+        theirs = second.locator("#case-number").inner_text()
+        assert numbers[1] in mine  # the high-priority case first
+        assert mine.split()[0] != theirs.split()[0]
+        assert first.locator("#held").is_visible()
+        screenshot(first, "console-case-zh")
+    finally:
+        first_context.close()
+        second_context.close()
