@@ -1,7 +1,7 @@
 """Playwright helpers shared by browser tests: Debian's Chromium, contexts, screenshots, local-only checks.
 
-Use the session-scoped ``browser`` fixture by importing it into a test module
-(it is registered in conftest.py), then open pages with :func:`new_page`.
+Tests take the session-scoped ``browser`` fixture (registered in conftest.py, so one Chromium
+serves the whole session), then open pages with :func:`new_page`.
 """
 
 from __future__ import annotations
