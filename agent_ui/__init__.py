@@ -44,10 +44,13 @@ register(
 
 
 def init_worker() -> None:
+    from agent_ui.live import announce_transition
     from agent_ui.presence import HEARTBEAT_TIMEOUT_SECONDS, expire_silent_agents
+    from intake.cases import on_transition
     from intake.processing import register_periodic
 
     register_periodic(expire_silent_agents, HEARTBEAT_TIMEOUT_SECONDS // 2)
+    on_transition(announce_transition)
 
 
 def init_app(app: Any) -> None:

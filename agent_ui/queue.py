@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from intake.models import Case, CaseEvent, User, utcnow
+from intake.processing import publish_queue_event
 from intake.runtime import get_runtime
 from intake.states import CaseStatus
 
@@ -73,6 +74,7 @@ def claim_next(user: User, *, lease_seconds: int = LEASE_SECONDS) -> Claim | Non
         if row is None:
             return None
         _record(conn, row.id, "claimed", user, {"lease_until": until.isoformat()})
+    publish_queue_event({"event": "claimed", "cases": [row.number]})
     return Claim(row.id, row.number, row.lease_until)
 
 
@@ -98,6 +100,8 @@ def release(user: User, case_id: int, reason: str = "released") -> bool:
         ).rowcount
         if released:
             _record(conn, case_id, "released", user, {"reason": reason})
+    if released:
+        publish_queue_event({"event": "released"})
     return bool(released)
 
 
@@ -117,6 +121,7 @@ def release_all(user: User, reason: str) -> int:
         for case_id in ids:
             _record(conn, case_id, "released", user, {"reason": reason})
     if ids:
+        publish_queue_event({"event": "released"})
         log.info("released %d case(s) held by user %s (%s)", len(ids), user.id, reason)
     return len(ids)
 

@@ -6,10 +6,21 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response as BaseResponse
 
+from agent_ui import live
 from agent_ui.auth import CONSOLE_ROLES, LockedOut, authenticate, current_user, login_required, sign_in
 from agent_ui.presence import Presence, heartbeat, set_presence
 from agent_ui.queue import claim_next
@@ -67,6 +78,10 @@ def logout() -> BaseResponse:
 @bp.get("/console")
 @login_required(*CONSOLE_ROLES)
 def queue() -> str:
+    return render_template("console/queue.html", rows=_waiting_rows(), user=current_user())
+
+
+def _waiting_rows() -> list[dict[str, object]]:
     now = utcnow()
     with runtime().db.transaction() as db:
         cases = db.scalars(
@@ -78,7 +93,7 @@ def queue() -> str:
             .order_by(Case.priority, Case.created_at, Case.id)
             .limit(QUEUE_PAGE_ROWS)
         ).all()
-        rows = [
+        return [
             {
                 "number": case.number,
                 "channel": case.channel,
@@ -88,7 +103,22 @@ def queue() -> str:
             }
             for case in cases
         ]
-    return render_template("console/queue.html", rows=rows, user=current_user())
+
+
+@bp.get("/console/api/queue")
+@login_required(*CONSOLE_ROLES)
+def queue_json() -> Response:
+    return jsonify({"cases": _waiting_rows()})
+
+
+@bp.get("/console/api/events")
+@login_required(*CONSOLE_ROLES)
+def events() -> Response:
+    """Server-sent events: a line per change to the queue (fed through Redis, so any web process will do)."""
+    response = Response(stream_with_context(live.stream()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
+    return response
 
 
 @bp.get("/console/cases/<number>")

@@ -217,7 +217,11 @@ def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = N
 def start_gunicorn(
     args: argparse.Namespace, env: dict[str, str], procs: Processes, base_url: str
 ) -> subprocess.Popen[bytes]:
-    web = procs.start("gunicorn", [GRIDLINE, "web", "--workers", str(args.web_workers)], env)
+    web = procs.start(
+        "gunicorn",
+        [GRIDLINE, "web", "--workers", str(args.web_workers), "--worker-class", args.worker_class],
+        env,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if web.poll() is not None:
@@ -697,7 +701,8 @@ def print_table(results: dict[str, Any]) -> None:
     cfg = results["config"]
     print()
     print(
-        f"Gridline intake bench: backend {cfg['backend']}, gunicorn {cfg['web_workers']} sync workers, "
+        f"Gridline intake bench: backend {cfg['backend']}, "
+        f"gunicorn {cfg['web_workers']} {cfg.get('worker_class', 'sync')} workers, "
         f"wrk {cfg['threads']} threads x {cfg['connections']} connections x {cfg['duration']} s per run, "
         f"{cfg['rounds']} rounds, {results['machine']['cpus']} CPUs"
     )
@@ -790,6 +795,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=ServerConfig.model_fields["web_workers"].default,
         help="gunicorn workers (default: server.web_workers's default)",
+    )
+    parser.add_argument(
+        "--worker-class",
+        choices=["sync", "gthread"],
+        default="sync",
+        help="gunicorn worker class (default sync: a webhook pool; gthread is the console's default)",
     )
     parser.add_argument("--reports", type=int, default=20_000, help="received cases the worker drains (default 20000)")
     parser.add_argument(

@@ -161,13 +161,20 @@ def scheduler() -> None:
 
 @main.command("web")
 @click.option("--workers", type=int, help="gunicorn worker processes (default: server.web_workers).")
-def web_server(workers: int | None) -> None:
+@click.option(
+    "--worker-class",
+    type=click.Choice(["gthread", "sync"]),
+    help="default: server.web_worker_class; sync suits a pool that only takes webhooks",
+)
+def web_server(workers: int | None, worker_class: str | None) -> None:
     """Run the web server only (gunicorn)."""
     config = _runtime().config
-    os.execv(sys.executable, _gunicorn_argv(config, workers))
+    os.execv(sys.executable, _gunicorn_argv(config, workers, worker_class))
 
 
-def _gunicorn_argv(config: Config, workers: int | None = None) -> list[str]:
+def _gunicorn_argv(config: Config, workers: int | None = None, worker_class: str | None = None) -> list[str]:
+    worker_class = worker_class or config.server.web_worker_class
+    threads = ["--threads", str(config.server.web_threads)] if worker_class == "gthread" else []
     return [
         sys.executable,
         "-m",
@@ -176,6 +183,9 @@ def _gunicorn_argv(config: Config, workers: int | None = None) -> list[str]:
         f"{config.server.host}:{config.server.port}",
         "--workers",
         str(workers or config.server.web_workers),
+        "--worker-class",
+        worker_class,
+        *threads,
         "--access-logfile",
         "-",
         "--graceful-timeout",

@@ -31,6 +31,11 @@ class ServerConfig(_Section):
     public_url: str = ""
     #: gunicorn worker processes started by ``gridline run``.
     web_workers: int = Field(2, ge=1, le=64)
+    #: gunicorn worker class. ``gthread`` serves the console, each of whose live event streams holds
+    #: a thread; ``sync`` is faster for a pool that only takes webhooks (route ``/channels/`` to it).
+    web_worker_class: Literal["gthread", "sync"] = "gthread"
+    #: Threads per gthread worker.
+    web_threads: int = Field(32, ge=1, le=1000)
     #: Flask session/CSRF key; set it by environment when several web machines serve one site.
     secret_key: str = ""
     #: Largest request body accepted, in bytes (photo uploads included).

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import Browser
 
 from intake import Report, submit
 from intake.processing import process_received
@@ -61,3 +62,22 @@ def test_two_agents_press_next_and_get_different_cases(
     finally:
         first_context.close()
         second_context.close()
+
+
+def test_new_cases_appear_in_the_queue_without_reloading(
+    runtime: Runtime, live_server: str, browser: Browser, make_user: Callable[..., str]
+) -> None:
+    make_user("agent1", "agent")
+    context = new_context(browser, live_server)
+    page, _ = new_page(context, live_server)
+    try:
+        sign_in(page, live_server, "agent1")
+        assert page.locator("#queue-empty").is_visible()
+        page.wait_for_timeout(300)  # the event stream is open
+        number = submit(Report(channel="sms", source_id=str(uuid.uuid4()), text="新来的诉求")).case_number
+        process_received()  # the worker's batch publishes the change through Redis
+        page.locator(f"#queue tbody tr:has-text('{number}')").wait_for(timeout=3000)
+        assert page.locator("#queue-count").inner_text() == "1"
+        assert not page.locator("#queue-empty").is_visible()
+    finally:
+        context.close()

@@ -33,4 +33,28 @@
     presence.addEventListener("change", () => post(presence.dataset.url, { presence: presence.value }));
   }
   setInterval(() => post(script.dataset.heartbeat), 20000);
+
+  // The live queue: every change published through Redis arrives as a server-sent event, and the
+  // table is re-read (one small JSON request), so it is never more than a moment behind.
+  const table = document.getElementById("queue");
+  if (table && window.EventSource) {
+    const cell = (text) => { const td = document.createElement("td"); td.textContent = text; return td; };
+    const refresh = async () => {
+      const response = await fetch(table.dataset.source, { credentials: "same-origin" });
+      if (!response.ok) { return; }
+      const cases = (await response.json()).cases;
+      const body = table.tBodies[0];
+      body.replaceChildren(...cases.map((row) => {
+        const tr = document.createElement("tr");
+        tr.className = "p" + row.priority;
+        tr.append(cell(row.number), cell(row.channel), cell(row.priority), cell(row.waiting_minutes), cell(row.summary));
+        return tr;
+      }));
+      document.getElementById("queue-count").textContent = cases.length;
+      document.getElementById("queue-empty").hidden = cases.length > 0;
+    };
+    const events = new EventSource(table.dataset.events);
+    events.addEventListener("queue", refresh);
+    events.addEventListener("open", refresh);  // catch up on anything missed while disconnected
+  }
 })();
