@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -20,12 +21,14 @@ from flask import (
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from agent_ui import live
+from agent_ui import actions, live
 from agent_ui.auth import CONSOLE_ROLES, LockedOut, authenticate, current_user, login_required, sign_in
+from agent_ui.errors import ActionRefused
 from agent_ui.presence import Presence, heartbeat, set_presence
-from agent_ui.queue import claim_next
+from agent_ui.queue import claim_next, release
+from intake.categories import load as load_categories
 from intake.errors import AuthError
-from intake.models import Case, CaseEvent, utcnow
+from intake.models import Case, CaseEvent, User, utcnow
 from intake.phones import mask_phone
 from intake.states import CaseStatus
 from intake.web import json_error, lang, limiter, runtime, t
@@ -121,6 +124,63 @@ def events() -> Response:
     return response
 
 
+def _acting_user() -> User:
+    user = current_user()
+    assert user is not None
+    return user
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ActionRefused(400, "expected a JSON object")
+    return body
+
+
+@bp.errorhandler(ActionRefused)
+def _refused(err: ActionRefused) -> Response:
+    return json_error(err.status, err.message)
+
+
+@bp.post("/console/api/cases/<number>/update")
+@login_required(*CONSOLE_ROLES)
+def update(number: str) -> Response:
+    return jsonify({"changed": actions.update_case(number, _acting_user(), _body())})
+
+
+@bp.post("/console/api/cases/<number>/invalidate")
+@login_required(*CONSOLE_ROLES)
+def invalidate(number: str) -> Response:
+    body = _body()
+    actions.invalidate(number, _acting_user(), str(body.get("reason", "")), str(body.get("note", "")))
+    return jsonify({"status": CaseStatus.INVALID.value})
+
+
+@bp.post("/console/api/cases/<number>/dispatch")
+@login_required(*CONSOLE_ROLES)
+def dispatch(number: str) -> Response:
+    body = _body()
+    actions.dispatch(number, _acting_user(), str(body.get("department", "")), str(body.get("override_reason", "")))
+    return jsonify({"status": CaseStatus.DISPATCHED.value})
+
+
+@bp.post("/console/api/cases/<number>/release")
+@login_required(*CONSOLE_ROLES)
+def release_case(number: str) -> Response:
+    user = _acting_user()
+    with runtime().db.transaction() as db:
+        case_id = db.scalar(select(Case.id).where(Case.number == number))
+    if case_id is None:
+        return json_error(404, f"no case {number}")
+    return jsonify({"released": release(user, case_id, "agent let it go")})
+
+
+@bp.post("/console/api/cases/<number>/phone")
+@login_required(*CONSOLE_ROLES)
+def phone(number: str) -> Response:
+    return jsonify({"phone": actions.reveal_phone(number, _acting_user())})
+
+
 @bp.get("/console/cases/<number>")
 @login_required(*CONSOLE_ROLES)
 def case_page(number: str) -> str | tuple[str, int]:
@@ -138,10 +198,43 @@ def case_page(number: str) -> str | tuple[str, int]:
             "address": case.address,
             "reporter": mask_phone(case.reporter_phone),
             "reports": [(r.channel, _local(r.received_at, zone), r.text) for r in case.reports],
-            "history": [(_local(e.at, zone), e.kind, e.actor) for e in events],
+            "history": [(_local(e.at, zone), _event_label(e.kind), e.actor) for e in events],
             "held_by_me": case.claimed_by_id == current_user().id,  # type: ignore[union-attr]
+            "category": case.category,
+            "priority": case.priority,
+            "grid_code": case.grid_code,
+            "earlier": _earlier_cases(db, case),
         }
-    return render_template("console/case.html", case=view, user=current_user())
+    return render_template(
+        "console/case.html",
+        case=view,
+        user=current_user(),
+        categories=[(code, c.name(lang()), c.group(lang())) for code, c in load_categories().items()],
+        departments=actions.departments(lang()),
+        invalid_reasons=actions.INVALID_REASONS,
+    )
+
+
+#: Earlier cases of the same reporter shown on the case page.
+EARLIER_CASES = 10
+
+
+def _earlier_cases(db: Any, case: Case) -> list[tuple[str, str, str]]:
+    if not case.reporter_phone:
+        return []
+    rows = db.execute(
+        select(Case.number, Case.status, Case.summary)
+        .where(Case.reporter_phone == case.reporter_phone, Case.id != case.id)
+        .order_by(Case.id.desc())
+        .limit(EARLIER_CASES)
+    ).all()
+    return [(row.number, t(f"status.{row.status.value}"), row.summary) for row in rows]
+
+
+def _event_label(kind: str) -> str:
+    key = f"event.{kind}"
+    text = t(key)
+    return kind if text == key else text
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:

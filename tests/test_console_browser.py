@@ -81,3 +81,43 @@ def test_new_cases_appear_in_the_queue_without_reloading(
         assert not page.locator("#queue-empty").is_visible()
     finally:
         context.close()
+
+
+def test_verify_and_dispatch_from_the_case_page(
+    runtime: Runtime, live_server: str, browser: Browser, make_user: Callable[..., str], places: None
+) -> None:
+    from sqlalchemy import select
+
+    from intake.models import Case
+
+    make_user("agent1", "agent")
+    submit(Report(channel="web", source_id=str(uuid.uuid4()), text="府前街路灯坏了一周"))
+    process_received()
+    context = new_context(browser, live_server)
+    page, outside = new_page(context, live_server)
+    try:
+        sign_in(page, live_server, "agent1")
+        page.keyboard.press("n")
+        page.wait_for_url("**/console/cases/*")
+        page.keyboard.press("c")  # the keyboard reaches the category
+        assert page.evaluate("document.activeElement.id") == "category"
+        page.select_option("#category", "street-light")
+        page.select_option("#priority", "2")
+        page.click("#save")
+        page.wait_for_selector(".history li:has-text('信息更正')")
+        screenshot(page, "console-case-actions-zh")
+        page.select_option("#department", "urban-management")
+        page.click("#dispatch")
+        page.wait_for_url(f"{live_server}/console")
+        assert page.locator("#queue-empty").is_visible()
+        assert outside.outside == []
+    finally:
+        context.close()
+    with runtime.db.transaction() as session:
+        case = session.scalars(select(Case)).one()
+        assert (case.status.value, case.category, case.priority, case.department_code) == (
+            "dispatched",
+            "street-light",
+            2,
+            "urban-management",
+        )

@@ -10,6 +10,49 @@
     body: JSON.stringify(body || {}),
     credentials: "same-origin",
   });
+  const showError = async (response) => {
+    const box = document.getElementById("action-error");
+    if (!box) { return; }
+    box.textContent = (await response.json()).error;
+    box.hidden = false;
+  };
+
+  // The case page: correct, dispatch, or mark invalid; each lands in the case's history.
+  const actions = document.getElementById("actions");
+  if (actions) {
+    const act = async (url, body, then) => {
+      const response = await post(url, body);
+      if (response.ok) { then(); } else { await showError(response); }
+    };
+    const toQueue = () => { window.location = actions.dataset.queue; };
+    document.getElementById("save").addEventListener("click", () => {
+      const body = { priority: Number(document.getElementById("priority").value) };
+      const category = document.getElementById("category").value;
+      if (category) { body.category = category; }
+      act(actions.dataset.update, body, () => window.location.reload());
+    });
+    document.getElementById("dispatch").addEventListener("click", () =>
+      act(actions.dataset.dispatch, { department: document.getElementById("department").value }, toQueue));
+    document.getElementById("invalidate").addEventListener("click", () =>
+      act(actions.dataset.invalidate, { reason: document.getElementById("invalid-reason").value }, toQueue));
+    const keys = { c: "category", d: "department", i: "invalid-reason" };
+    document.addEventListener("keydown", (event) => {
+      const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+      const target = keys[event.key.toLowerCase()];
+      if (!typing && target && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        event.preventDefault();
+        document.getElementById(target).focus();
+      }
+    });
+  }
+  const reveal = document.getElementById("reveal-phone");
+  if (reveal) {
+    reveal.addEventListener("click", async () => {
+      const response = await post(reveal.dataset.url);
+      if (response.ok) { document.getElementById("reporter").textContent = (await response.json()).phone; }
+    });
+  }
+
   const nextCase = async () => {
     const response = await post(script.dataset.next);
     if (response.status === 204) {

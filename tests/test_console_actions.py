@@ -1,0 +1,116 @@
+"""Verifying a held case from the console over real HTTP: correct, dispatch, invalid, reveal the phone."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from intake import Contact, Location, Report, submit
+from intake.models import Case, CaseEvent
+from intake.processing import process_received
+from intake.runtime import Runtime
+from tests.test_console import csrf_of, sign_in
+
+
+@pytest.fixture
+def agent(runtime: Runtime, live_server: str, make_user: Callable[..., str], places: None):  # type: ignore[no-untyped-def]
+    make_user("agent1", "agent")
+    make_user("agent2", "agent")
+    make_user("boss", "supervisor")
+    submit(
+        Report(
+            channel="sms",
+            source_id=str(uuid.uuid4()),
+            text="青春路井盖丢失",
+            contact=Contact(phone="+8613812348000"),
+            location=Location(lat=40.3225, lon=116.6392),
+        )
+    )
+    process_received()
+    browser, page = sign_in(live_server, "agent1")
+    headers = {"X-CSRFToken": csrf_of(page.text)}
+    claim = browser.post(f"{live_server}/console/api/next", headers=headers, timeout=10).json()
+    return browser, headers, claim["number"]
+
+
+def call(session: requests.Session, base: str, number: str, action: str, headers: dict, body: object = None):  # type: ignore[no-untyped-def]
+    return session.post(f"{base}/console/api/cases/{number}/{action}", json=body or {}, headers=headers, timeout=10)
+
+
+def events(runtime: Runtime, kind: str) -> list[CaseEvent]:
+    with runtime.db.transaction() as session:
+        found = session.scalars(select(CaseEvent).where(CaseEvent.kind == kind)).all()
+        for event in found:
+            session.expunge(event)
+    return list(found)
+
+
+def test_correct_category_priority_and_point(runtime: Runtime, live_server: str, agent) -> None:  # type: ignore[no-untyped-def]
+    browser, headers, number = agent
+    response = call(browser, live_server, number, "update", headers, {"category": "manhole-cover", "priority": 1})
+    assert response.status_code == 200 and response.json()["changed"] == {"category": "manhole-cover", "priority": 1}
+    moved = call(browser, live_server, number, "update", headers, {"lat": 40.40, "lon": 116.66})
+    assert moved.status_code == 200
+    with runtime.db.transaction() as session:
+        case = session.scalars(select(Case)).one()
+        assert (case.category, case.priority) == ("manhole-cover", 1)
+        assert case.grid_code is not None and case.grid_code.startswith("110116004")  # 雁栖镇
+    (first, second) = events(runtime, "updated")
+    assert first.actor == "user:agent1" and first.detail["priority"] == [3, 1]
+    assert second.detail["lat"] == [40.3225, 40.40]
+    for body, named in [
+        ({"category": "ufo"}, "category"),
+        ({"priority": 7}, "priority"),
+        ({"lat": 40.0}, "lat/lon"),
+        ({"status": "closed"}, "status"),
+    ]:
+        refused = call(browser, live_server, number, "update", headers, body)
+        assert refused.status_code == 400 and refused.json()["error"].startswith(named), body
+
+
+def test_only_the_holder_or_a_supervisor_may_act(runtime: Runtime, live_server: str, agent) -> None:  # type: ignore[no-untyped-def]
+    _, _, number = agent
+    other, page = sign_in(live_server, "agent2")
+    headers = {"X-CSRFToken": csrf_of(page.text)}
+    refused = call(other, live_server, number, "update", headers, {"priority": 1})
+    assert refused.status_code == 409 and "do not hold it" in refused.json()["error"]
+    boss, page = sign_in(live_server, "boss")
+    allowed = call(boss, live_server, number, "update", {"X-CSRFToken": csrf_of(page.text)}, {"priority": 2})
+    assert allowed.status_code == 200
+
+
+def test_dispatch_releases_the_case_and_is_in_the_history(runtime: Runtime, live_server: str, agent) -> None:  # type: ignore[no-untyped-def]
+    browser, headers, number = agent
+    unknown = call(browser, live_server, number, "dispatch", headers, {"department": "ministry-of-magic"})
+    assert unknown.status_code == 400 and "department" in unknown.json()["error"]
+    done = call(browser, live_server, number, "dispatch", headers, {"department": "urban-management"})
+    assert done.status_code == 200
+    with runtime.db.transaction() as session:
+        case = session.scalars(select(Case)).one()
+        assert (case.status.value, case.department_code, case.claimed_by_id) == ("dispatched", "urban-management", None)
+    (event,) = events(runtime, "dispatch")
+    assert (event.actor, event.channel) == ("user:agent1", "console")
+    again = call(browser, live_server, number, "dispatch", headers, {"department": "water"})
+    assert again.status_code == 409
+
+
+def test_invalid_needs_a_known_reason(runtime: Runtime, live_server: str, agent) -> None:  # type: ignore[no-untyped-def]
+    browser, headers, number = agent
+    assert call(browser, live_server, number, "invalidate", headers, {"reason": "boring"}).status_code == 400
+    assert call(browser, live_server, number, "invalidate", headers, {"reason": "spam"}).status_code == 200
+    (event,) = events(runtime, "invalidate")
+    assert event.detail["reason"] == "spam" and event.to_status == "invalid"
+
+
+def test_revealing_the_phone_is_recorded(runtime: Runtime, live_server: str, agent) -> None:  # type: ignore[no-untyped-def]
+    browser, headers, number = agent
+    page = browser.get(f"{live_server}/console/cases/{number}", timeout=10)
+    assert "138****8000" in page.text and "+8613812348000" not in page.text
+    revealed = call(browser, live_server, number, "phone", headers)
+    assert revealed.json()["phone"] == "+8613812348000"
+    (event,) = events(runtime, "phone_viewed")
+    assert event.actor == "user:agent1"
