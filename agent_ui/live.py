@@ -8,10 +8,12 @@ reconnects by itself, so no web thread is held forever.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
 
+import redis
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -69,7 +71,10 @@ def stream() -> Iterator[str]:
         deadline = time.monotonic() + STREAM_SECONDS
         last_sent = time.monotonic()
         while time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=1.0)
+            try:
+                message = pubsub.get_message(timeout=1.0)
+            except (redis.RedisError, ValueError, OSError):
+                return  # Redis went away or the process is stopping: the browser reconnects
             if message is not None:
                 data = message["data"]
                 text = data.decode() if isinstance(data, bytes) else str(data)
@@ -79,4 +84,5 @@ def stream() -> Iterator[str]:
                 yield ": keep-alive\n\n"
                 last_sent = time.monotonic()
     finally:
-        pubsub.close()
+        with contextlib.suppress(redis.RedisError, ValueError, OSError):
+            pubsub.close()

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from agent_ui.queue import release_all
 from intake.models import User, utcnow
+from intake.processing import publish_queue_event
 from intake.runtime import get_runtime
 
 #: Seconds without a heartbeat from the console after which an agent counts as gone.
@@ -27,6 +28,7 @@ def set_presence(user: User, presence: Presence) -> None:
         conn.execute(update(User).where(User.id == user.id).values(presence=presence.value, presence_at=utcnow()))
     if presence is Presence.OFFLINE:
         release_all(user, "offline")
+    publish_queue_event({"event": "presence"})
 
 
 def heartbeat(user: User) -> None:

@@ -21,11 +21,12 @@ from flask import (
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from agent_ui import actions, live
+from agent_ui import actions, live, wallboard
 from agent_ui.auth import CONSOLE_ROLES, LockedOut, authenticate, current_user, login_required, sign_in
 from agent_ui.errors import ActionRefused
 from agent_ui.presence import Presence, heartbeat, set_presence
 from agent_ui.queue import claim_next, release
+from intake.auth import Role
 from intake.categories import load as load_categories
 from intake.errors import AuthError
 from intake.models import Case, CaseEvent, User, utcnow
@@ -179,6 +180,18 @@ def release_case(number: str) -> Response:
 @login_required(*CONSOLE_ROLES)
 def phone(number: str) -> Response:
     return jsonify({"phone": actions.reveal_phone(number, _acting_user())})
+
+
+@bp.get("/console/wallboard")
+@login_required(Role.SUPERVISOR, Role.ADMIN)
+def wallboard_page() -> str:
+    return render_template("console/wallboard.html", figures=wallboard.figures(), user=current_user())
+
+
+@bp.get("/console/api/wallboard")
+@login_required(Role.SUPERVISOR, Role.ADMIN)
+def wallboard_json() -> Response:
+    return jsonify(wallboard.figures())
 
 
 @bp.get("/console/cases/<number>")

@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from rq import Queue, SimpleWorker
 from sqlalchemy import text
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from intake import migrate, numbering, wiring
 from intake.app import create_app
@@ -123,10 +123,17 @@ def app(runtime: Runtime) -> Flask:
     return application
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: a console's event stream can outlive its test, and then pytest's log capture."""
+
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app behind a real HTTP server on a free local port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     # A short poll: shutdown() waits for the loop to look again (0.5 s by default, per test).
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

@@ -135,3 +135,20 @@ def test_going_offline_or_falling_silent_returns_the_case(runtime: Runtime, live
     with runtime.db.transaction() as session:
         assert session.scalar(select(Case.claimed_by_id).where(Case.number == claim["number"])) is None
         assert session.scalar(select(User.presence).where(User.username == "agent1")) == "offline"
+
+
+def test_wallboard_for_supervisors_only(runtime: Runtime, live_server: str, users: None, make_user) -> None:  # type: ignore[no-untyped-def]
+    make_user("boss", "supervisor")
+    queue_cases(3)
+    submit(Report(channel="sms", source_id=str(uuid.uuid4()), text="短信诉求"))
+    process_received()
+    agent, page = sign_in(live_server, "agent1")
+    assert agent.get(f"{live_server}/console/wallboard", timeout=10).status_code == 403
+    agent.post(f"{live_server}/console/api/next", headers={"X-CSRFToken": csrf_of(page.text)}, timeout=10)
+    boss, page = sign_in(live_server, "boss")
+    assert "值班监控" in boss.get(f"{live_server}/console/wallboard", timeout=10).text
+    figures = boss.get(f"{live_server}/console/api/wallboard", timeout=10).json()
+    assert figures["waiting"] == 3 and figures["in_hand"] == 1
+    assert sum(figures["waiting_by_channel"].values()) == 3 and figures["waiting_by_channel"]["sms"] in (0, 1)
+    assert "agent1" in figures["agents"]["busy"] and "boss" in figures["agents"]["available"]
+    assert figures["agents"]["offline"] == ["agent2"]

@@ -121,3 +121,25 @@ def test_verify_and_dispatch_from_the_case_page(
             2,
             "urban-management",
         )
+
+
+def test_wallboard_updates_live(
+    runtime: Runtime, live_server: str, browser: Browser, make_user: Callable[..., str]
+) -> None:
+    make_user("boss", "supervisor")
+    context = new_context(browser, live_server)
+    page, _ = new_page(context, live_server)
+    try:
+        sign_in(page, live_server, "boss")
+        page.click("#nav-wallboard")
+        page.wait_for_url("**/console/wallboard")
+        assert page.locator("#w-waiting").inner_text() == "0"
+        page.wait_for_timeout(300)  # the event stream is open
+        for _ in range(2):
+            submit(Report(channel="sms", source_id=str(uuid.uuid4()), text="夜间施工噪音"))
+        process_received()
+        page.wait_for_function("document.getElementById('w-waiting').textContent === '2'", timeout=3000)
+        assert "sms: 2" in page.locator("#w-channels").inner_text()
+        screenshot(page, "console-wallboard-zh")
+    finally:
+        context.close()

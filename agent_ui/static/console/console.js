@@ -45,6 +45,30 @@
       }
     });
   }
+  // The wallboard re-reads its figures on every queue or presence event.
+  const wall = document.getElementById("wallboard");
+  if (wall && window.EventSource) {
+    const refreshWall = async () => {
+      const response = await fetch(wall.dataset.source, { credentials: "same-origin" });
+      if (!response.ok) { return; }
+      const figures = await response.json();
+      document.getElementById("w-waiting").textContent = figures.waiting;
+      document.getElementById("w-longest").textContent = figures.longest_wait_minutes;
+      document.getElementById("w-in-hand").textContent = figures.in_hand;
+      document.getElementById("w-overdue").textContent = figures.overdue;
+      const channels = document.getElementById("w-channels");
+      channels.replaceChildren(...Object.entries(figures.waiting_by_channel).map(([channel, count]) => {
+        const li = document.createElement("li"); li.textContent = channel + ": " + count; return li;
+      }));
+      for (const li of document.querySelectorAll("#w-agents li")) {
+        const names = figures.agents[li.dataset.presence] || [];
+        li.textContent = li.textContent.split(":")[0] + ": " + (names.join("、") || "—");
+      }
+    };
+    const wallEvents = new EventSource(wall.dataset.events);
+    wallEvents.addEventListener("queue", refreshWall);
+  }
+
   const reveal = document.getElementById("reveal-phone");
   if (reveal) {
     reveal.addEventListener("click", async () => {

@@ -1,0 +1,48 @@
+"""The supervisors' wallboard: what waits, for how long, who is on shift, what is overdue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from agent_ui.presence import Presence
+from intake.models import Case, User, utcnow
+from intake.runtime import get_runtime
+from intake.states import OPEN_STATUSES, CaseStatus
+
+
+def figures() -> dict[str, Any]:
+    now = utcnow()
+    waiting = (
+        Case.status == CaseStatus.VERIFYING,
+        or_(Case.claimed_by_id.is_(None), Case.lease_until < now),
+    )
+    with get_runtime().db.transaction() as session:
+        rows = session.execute(select(Case.channel, func.count()).where(*waiting).group_by(Case.channel)).all()
+        by_channel = {channel: count for channel, count in rows}
+        oldest = session.scalar(select(func.min(Case.created_at)).where(*waiting))
+        in_hand = session.scalar(
+            select(func.count()).select_from(Case).where(Case.status == CaseStatus.VERIFYING, Case.lease_until >= now)
+        )
+        overdue = session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(Case.status.in_(OPEN_STATUSES), Case.due_at.is_not(None), Case.due_at < now)
+        )
+        agents = session.execute(
+            select(User.display_name, User.presence)
+            .where(User.role.in_(("agent", "supervisor")), User.active.is_(True))
+            .order_by(User.presence, User.display_name)
+        ).all()
+    by_presence: dict[str, list[str]] = {p.value: [] for p in Presence}
+    for name, presence in agents:
+        by_presence.setdefault(presence, []).append(name)
+    return {
+        "waiting": sum(by_channel.values()),
+        "waiting_by_channel": by_channel,
+        "longest_wait_minutes": int((now - oldest).total_seconds() // 60) if oldest else 0,
+        "in_hand": in_hand or 0,
+        "overdue": overdue or 0,
+        "agents": by_presence,
+    }
