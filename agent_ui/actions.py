@@ -114,6 +114,31 @@ def dispatch(number: str, user: User, department: str, override_reason: str = ""
         case.lease_until = None
 
 
+def merge(number: str, user: User, into: str) -> None:
+    """Fold the held case into an open case about the same problem; its reporters follow that case."""
+    from agent_ui.duplicates import TARGET_STATUSES
+
+    with get_runtime().db.transaction() as session:
+        case = _held_case(session, number, user)
+        try:
+            target = get_case(session, into, for_update=True)
+        except CaseNotFound as err:
+            raise ActionRefused(400, f"into: no case {into}") from err
+        if target.id == case.id or target.status not in TARGET_STATUSES:
+            raise ActionRefused(409, f"into: case {into} is not an open case to merge into")
+        _apply(session, case, Action.MERGE, user, merged_into=target)
+        record(
+            session,
+            target,
+            "merged_in",
+            actor=f"user:{user.username}",
+            channel="console",
+            detail={"from": case.number},
+        )
+        case.claimed_by_id = None
+        case.lease_until = None
+
+
 def _apply(session: Session, case: Case, action: Action, user: User, **kwargs: Any) -> None:
     try:
         apply(session, case, action, actor=f"user:{user.username}", channel="console", **kwargs)

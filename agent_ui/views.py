@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from flask import (
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from agent_ui import actions, live, wallboard
+from agent_ui import actions, duplicates, live, wallboard
 from agent_ui.auth import CONSOLE_ROLES, LockedOut, authenticate, current_user, login_required, sign_in
 from agent_ui.errors import ActionRefused
 from agent_ui.presence import Presence, heartbeat, set_presence
@@ -165,6 +166,19 @@ def dispatch(number: str) -> Response:
     return jsonify({"status": CaseStatus.DISPATCHED.value})
 
 
+@bp.get("/console/api/cases/<number>/candidates")
+@login_required(*CONSOLE_ROLES)
+def merge_candidates(number: str) -> Response:
+    return jsonify({"candidates": [asdict(c) for c in duplicates.candidates(number)]})
+
+
+@bp.post("/console/api/cases/<number>/merge")
+@login_required(*CONSOLE_ROLES)
+def merge(number: str) -> Response:
+    actions.merge(number, _acting_user(), str(_body().get("into", "")))
+    return jsonify({"status": CaseStatus.MERGED.value})
+
+
 @bp.post("/console/api/cases/<number>/release")
 @login_required(*CONSOLE_ROLES)
 def release_case(number: str) -> Response:
@@ -218,6 +232,7 @@ def case_page(number: str) -> str | tuple[str, int]:
             "grid_code": case.grid_code,
             "earlier": _earlier_cases(db, case),
         }
+    candidates = duplicates.candidates(number) if view["held_by_me"] else []
     return render_template(
         "console/case.html",
         case=view,
@@ -225,6 +240,7 @@ def case_page(number: str) -> str | tuple[str, int]:
         categories=[(code, c.name(lang()), c.group(lang())) for code, c in load_categories().items()],
         departments=actions.departments(lang()),
         invalid_reasons=actions.INVALID_REASONS,
+        candidates=candidates,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from intake.cases import on_transition
@@ -20,9 +20,14 @@ NOTIFY_CHANNEL = "sms"
 def notify_reporters(session: Session, case: Case, action: Action, event: CaseEvent) -> None:
     if action not in NOTIFY_ACTIONS or not has_sender(NOTIFY_CHANNEL):
         return
+    # The case's own reporters and those of every duplicate merged into it.
+    merged = select(Case.id).where(Case.merged_into_id == case.id)
     rows = session.execute(
         select(ReportRecord.contact_phone, ReportRecord.meta)
-        .where(ReportRecord.case_id == case.id, ReportRecord.contact_phone.is_not(None))
+        .where(
+            or_(ReportRecord.case_id == case.id, ReportRecord.case_id.in_(merged)),
+            ReportRecord.contact_phone.is_not(None),
+        )
         .order_by(ReportRecord.id)
     ).all()
     seen: set[str] = set()

@@ -35,13 +35,18 @@
       act(actions.dataset.dispatch, { department: document.getElementById("department").value }, toQueue));
     document.getElementById("invalidate").addEventListener("click", () =>
       act(actions.dataset.invalidate, { reason: document.getElementById("invalid-reason").value }, toQueue));
-    const keys = { c: "category", d: "department", i: "invalid-reason" };
+    const candidates = document.getElementById("candidates");
+    for (const button of document.querySelectorAll("#candidates button.merge")) {
+      button.addEventListener("click", () => act(candidates.dataset.merge, { into: button.dataset.into }, toQueue));
+    }
+    const keys = { c: "category", d: "department", i: "invalid-reason", m: "candidates" };
     document.addEventListener("keydown", (event) => {
       const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
       const target = keys[event.key.toLowerCase()];
       if (!typing && target && !event.ctrlKey && !event.metaKey && !event.altKey) {
         event.preventDefault();
-        document.getElementById(target).focus();
+        const element = document.getElementById(target);
+        (element.querySelector("button") || element).focus();
       }
     });
   }
