@@ -69,6 +69,13 @@ register(
         "console.case.similarity": {"zh": "相似度", "en": "similarity"},
         "console.case.merge": {"zh": "合并到此件", "en": "Merge into this"},
         "event.merged_in": {"zh": "合并了重复诉求", "en": "A duplicate was merged in"},
+        "console.case.ask": {"zh": "短信询问反映人", "en": "Ask the reporter by SMS"},
+        "console.case.ask_send": {"zh": "发送", "en": "Send"},
+        "console.ask.sms": {
+            "zh": "【怀柔12345】关于您的诉求{number}：{question}（直接回复本短信即可）",
+            "en": "[Huairou 12345] About your case {number}: {question} (just reply to this message)",
+        },
+        "event.info_requested": {"zh": "向反映人询问", "en": "Asked the reporter"},
         "console.priority.1": {"zh": "紧急", "en": "Urgent"},
         "console.priority.2": {"zh": "高", "en": "High"},
         "console.priority.3": {"zh": "一般", "en": "Normal"},

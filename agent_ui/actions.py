@@ -17,7 +17,9 @@ from intake.auth import Role
 from intake.cases import apply, get_case, record
 from intake.categories import load as load_categories
 from intake.errors import CaseNotFound, IllegalTransition
-from intake.models import Case, User, utcnow
+from intake.i18n import translate
+from intake.models import Case, OutboundStatus, User, utcnow
+from intake.outbound import queue_message
 from intake.runtime import get_runtime
 from intake.states import Action
 from routing.models import Department
@@ -137,6 +139,35 @@ def merge(number: str, user: User, into: str) -> None:
         )
         case.claimed_by_id = None
         case.lease_until = None
+
+
+#: Longest question an agent may send in one SMS, in characters.
+MAX_QUESTION_CHARS = 200
+
+
+def ask_for_info(number: str, user: User, question: str, lang: str) -> None:
+    """Text the reporter a question; their SMS reply joins this case (threaded by their number)."""
+    question = question.strip()
+    if not question or len(question) > MAX_QUESTION_CHARS:
+        raise ActionRefused(400, f"question: 1 to {MAX_QUESTION_CHARS} characters")
+    with get_runtime().db.transaction() as session:
+        case = _held_case(session, number, user)
+        if not case.reporter_phone or not case.reporter_phone.startswith("+"):
+            raise ActionRefused(409, "the reporter left no mobile number to text")
+        body = translate("console.ask.sms", lang, number=case.number, question=question)
+        message = queue_message(
+            session, channel="sms", to=case.reporter_phone, body=body, case=case, actor=f"user:{user.username}"
+        )
+        if message.status == OutboundStatus.SUPPRESSED:
+            raise ActionRefused(409, "the reporter opted out of SMS (STOP): call them instead")
+        record(
+            session,
+            case,
+            "info_requested",
+            actor=f"user:{user.username}",
+            channel="console",
+            detail={"question": question},
+        )
 
 
 def _apply(session: Session, case: Case, action: Action, user: User, **kwargs: Any) -> None:

@@ -179,6 +179,15 @@ def merge(number: str) -> Response:
     return jsonify({"status": CaseStatus.MERGED.value})
 
 
+@bp.post("/console/api/cases/<number>/ask")
+@login_required(*CONSOLE_ROLES)
+def ask(number: str) -> Response:
+    body = _body()
+    reply_lang = body.get("lang") if body.get("lang") in ("zh", "en") else "zh"
+    actions.ask_for_info(number, _acting_user(), str(body.get("question", "")), reply_lang)
+    return jsonify({"asked": True})
+
+
 @bp.post("/console/api/cases/<number>/release")
 @login_required(*CONSOLE_ROLES)
 def release_case(number: str) -> Response:

@@ -108,12 +108,13 @@ _EVENTS = CaseEvent.__table__
 _ATTACHMENTS = Attachment.__table__
 
 # Built once: SQLAlchemy then reuses their compiled form, which keeps the hot path cheap.
+#: The sender's open case, whichever channel they first used: a citizen who filed on the website
+#: and answers an agent's question by SMS is adding to that case.
 _OPEN_CASE_OF_CONTACT = (
     select(_CASES.c.id, _CASES.c.number)
     .join(_REPORTS, _REPORTS.c.case_id == _CASES.c.id)
     .where(
         _REPORTS.c.contact_phone == bindparam("phone"),
-        _REPORTS.c.channel == bindparam("channel"),
         _CASES.c.status.in_([status.value for status in OPEN_STATUSES]),
     )
     .order_by(_REPORTS.c.received_at.desc())
@@ -140,9 +141,9 @@ _INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
 _INSERT_EVENT = insert(_EVENTS)
 
 
-def open_case_of_contact(conn: Connection | Session, channel: str, phone: str) -> tuple[int, str] | None:
-    """Id and number of the most recent open case that ``phone`` reported through ``channel``."""
-    row = conn.execute(_OPEN_CASE_OF_CONTACT, {"phone": phone, "channel": channel}).first()
+def open_case_of_contact(conn: Connection | Session, phone: str) -> tuple[int, str] | None:
+    """Id and number of the most recent open case that ``phone`` reported."""
+    row = conn.execute(_OPEN_CASE_OF_CONTACT, {"phone": phone}).first()
     return (row.id, row.number) if row else None
 
 

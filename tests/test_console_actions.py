@@ -114,3 +114,43 @@ def test_revealing_the_phone_is_recorded(runtime: Runtime, live_server: str, age
     assert revealed.json()["phone"] == "+8613812348000"
     (event,) = events(runtime, "phone_viewed")
     assert event.actor == "user:agent1"
+
+
+def test_ask_the_reporter_and_the_sms_reply_lands_on_the_case(runtime: Runtime, live_server: str, agent) -> None:  # type: ignore[no-untyped-def]
+    from intake.models import OutboundMessage, ReportRecord
+    from tests.support import form_fixture, post_twilio
+
+    browser, headers, number = agent
+    assert call(browser, live_server, number, "ask", headers, {"question": ""}).status_code == 400
+    asked = call(browser, live_server, number, "ask", headers, {"question": "井盖具体在几号楼门口？"})
+    assert asked.status_code == 200
+    with runtime.db.transaction() as session:
+        message = session.scalars(select(OutboundMessage)).one()
+        assert message.to == "+8613812348000" and "井盖具体在几号楼门口？" in message.body and number in message.body
+    (event,) = events(runtime, "info_requested")
+    assert event.detail["question"] == "井盖具体在几号楼门口？"
+    reply = post_twilio(live_server, "/channels/sms/twilio", form_fixture("sms", "inbound_followup.txt"))
+    assert number in reply.text
+    with runtime.db.transaction() as session:
+        case = session.scalars(select(Case).where(Case.number == number)).one()
+        texts = session.scalars(select(ReportRecord.text).where(ReportRecord.case_id == case.id)).all()
+    assert texts[-1] == "补充：井盖旁边还有一个坑。"
+
+
+def test_an_sms_reply_joins_a_case_filed_on_the_website(runtime: Runtime, live_server: str) -> None:
+    from tests.support import form_fixture, post_twilio
+
+    web = submit(
+        Report(channel="web", source_id=str(uuid.uuid4()), text="路灯不亮", contact=Contact(phone="+8613812348000"))
+    ).case_number
+    reply = post_twilio(live_server, "/channels/sms/twilio", form_fixture("sms", "inbound_followup.txt"))
+    assert web in reply.text and "已补充" in reply.text
+
+
+def test_asking_an_opted_out_reporter_is_refused(runtime: Runtime, live_server: str, agent) -> None:  # type: ignore[no-untyped-def]
+    from tests.support import form_fixture, post_twilio
+
+    browser, headers, number = agent
+    post_twilio(live_server, "/channels/sms/twilio", form_fixture("sms", "stop.txt"))
+    refused = call(browser, live_server, number, "ask", headers, {"question": "请问具体位置？"})
+    assert refused.status_code == 409 and "opted out" in refused.json()["error"]

@@ -35,11 +35,15 @@
       act(actions.dataset.dispatch, { department: document.getElementById("department").value }, toQueue));
     document.getElementById("invalidate").addEventListener("click", () =>
       act(actions.dataset.invalidate, { reason: document.getElementById("invalid-reason").value }, toQueue));
+    document.getElementById("ask").addEventListener("click", () => {
+      const question = document.getElementById("question");
+      act(question.dataset.url, { question: question.value }, () => window.location.reload());
+    });
     const candidates = document.getElementById("candidates");
     for (const button of document.querySelectorAll("#candidates button.merge")) {
       button.addEventListener("click", () => act(candidates.dataset.merge, { into: button.dataset.into }, toQueue));
     }
-    const keys = { c: "category", d: "department", i: "invalid-reason", m: "candidates" };
+    const keys = { a: "question", c: "category", d: "department", i: "invalid-reason", m: "candidates" };
     document.addEventListener("keydown", (event) => {
       const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
       const target = keys[event.key.toLowerCase()];
