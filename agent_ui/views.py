@@ -30,7 +30,7 @@ from agent_ui.queue import claim_next, release
 from intake.auth import Role
 from intake.categories import load as load_categories
 from intake.errors import AuthError
-from intake.models import Case, CaseEvent, User, utcnow
+from intake.models import Attachment, Blob, Case, CaseEvent, User, utcnow
 from intake.phones import mask_phone
 from intake.states import CaseStatus
 from intake.web import json_error, lang, limiter, runtime, t
@@ -205,6 +205,25 @@ def phone(number: str) -> Response:
     return jsonify({"phone": actions.reveal_phone(number, _acting_user())})
 
 
+@bp.get("/console/attachments/<int:attachment_id>")
+@login_required(*CONSOLE_ROLES)
+def attachment(attachment_id: int) -> Response:
+    """A stored photo or recording of a case, for the case page."""
+    with runtime().db.transaction() as db:
+        row = db.execute(
+            select(Attachment.content_type, Blob.data)
+            .join(Blob, Blob.sha256 == Attachment.sha256)
+            .where(Attachment.id == attachment_id)
+        ).first()
+    if row is None:
+        return json_error(404, f"no stored attachment {attachment_id}")
+    response = Response(row.data, mimetype=row.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
 @bp.get("/console/wallboard")
 @login_required(Role.SUPERVISOR, Role.ADMIN)
 def wallboard_page() -> str:
@@ -234,6 +253,11 @@ def case_page(number: str) -> str | tuple[str, int]:
             "address": case.address,
             "reporter": mask_phone(case.reporter_phone),
             "reports": [(r.channel, _local(r.received_at, zone), r.text) for r in case.reports],
+            "attachments": [
+                (a.id, a.filename or a.content_type, a.content_type, a.status)
+                for r in case.reports
+                for a in r.attachments
+            ],
             "history": [(_local(e.at, zone), _event_label(e.kind), e.actor) for e in events],
             "held_by_me": case.claimed_by_id == current_user().id,  # type: ignore[union-attr]
             "category": case.category,

@@ -154,3 +154,25 @@ def test_asking_an_opted_out_reporter_is_refused(runtime: Runtime, live_server: 
     post_twilio(live_server, "/channels/sms/twilio", form_fixture("sms", "stop.txt"))
     refused = call(browser, live_server, number, "ask", headers, {"question": "请问具体位置？"})
     assert refused.status_code == 409 and "opted out" in refused.json()["error"]
+
+
+def test_photos_show_on_the_case_page(runtime: Runtime, live_server: str, make_user: Callable[..., str]) -> None:
+    from intake import AttachmentIn
+
+    make_user("agent1", "agent")
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    number = submit(
+        Report(
+            channel="web",
+            source_id=str(uuid.uuid4()),
+            text="垃圾堆积",
+            attachments=(AttachmentIn(filename="pile.png", content_type="image/png", data=png),),
+        )
+    ).case_number
+    process_received()
+    browser, _ = sign_in(live_server, "agent1")
+    page = browser.get(f"{live_server}/console/cases/{number}", timeout=10).text
+    src = page.split('<img src="')[1].split('"')[0]
+    photo = browser.get(live_server + src, timeout=10)
+    assert photo.status_code == 200 and photo.content == png and photo.headers["Content-Type"] == "image/png"
+    assert requests.get(live_server + src, timeout=10, allow_redirects=False).status_code == 302  # signed in only
