@@ -143,3 +143,50 @@ def test_wallboard_updates_live(
         screenshot(page, "console-wallboard-zh")
     finally:
         context.close()
+
+
+def test_ask_the_reporter_then_merge_the_duplicate(
+    runtime: Runtime, live_server: str, browser: Browser, make_user: Callable[..., str]
+) -> None:
+    from sqlalchemy import select
+
+    from intake import Contact, Location
+    from intake.models import Case, OutboundMessage
+
+    make_user("agent1", "agent")
+    point = Location(lat=40.3225, lon=116.6392)
+    original = submit(
+        Report(channel="web", source_id=str(uuid.uuid4()), text="青春路12号井盖丢了，晚上有人踩空", location=point)
+    ).case_number
+    duplicate = submit(
+        Report(
+            channel="sms",
+            source_id=str(uuid.uuid4()),
+            text="青春路12号门前井盖缺失，夜间行人容易踩空",
+            contact=Contact(phone="+8613800000001"),
+            location=point,
+            priority=1,
+        )
+    ).case_number
+    process_received()
+    context = new_context(browser, live_server)
+    page, _ = new_page(context, live_server)
+    try:
+        sign_in(page, live_server, "agent1")
+        page.keyboard.press("n")
+        page.wait_for_url(f"**/console/cases/{duplicate}")
+        page.keyboard.press("a")
+        page.keyboard.type("井盖在几号楼门口？")
+        page.click("#ask")
+        page.wait_for_selector(".history li:has-text('向反映人询问')")
+        page.keyboard.press("m")  # focus lands on the first candidate's merge button
+        assert page.evaluate("document.activeElement.dataset.into") == original
+        screenshot(page, "console-merge-candidates-zh")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{live_server}/console")
+    finally:
+        context.close()
+    with runtime.db.transaction() as session:
+        merged = session.scalars(select(Case).where(Case.number == duplicate)).one()
+        assert merged.status.value == "merged"
+        assert session.scalar(select(OutboundMessage.body)).endswith("（直接回复本短信即可）")
