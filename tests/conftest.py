@@ -7,6 +7,7 @@ and ``postgres`` (the PostgreSQL and Redis named by ``GRIDLINE_TEST_POSTGRES_URL
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from rq import Queue, SimpleWorker
 from sqlalchemy import text
@@ -88,6 +90,10 @@ def runtime(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     wiring.init_worker()
     yield rt
     rt.db.dispose()
+    if rt._embedded is not None:
+        # The session's own embedded Redis: stop it even if a stray event stream still holds a connection.
+        with contextlib.suppress(redis.RedisError):
+            rt._embedded.shutdown(nosave=True)
 
 
 @pytest.fixture(autouse=True)
