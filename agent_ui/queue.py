@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, Connection, and_, bindparam, insert, or_, select, update
 
 from intake.models import Case, CaseEvent, User, utcnow
 from intake.processing import publish_queue_event
@@ -35,14 +35,20 @@ class Claim:
     lease_until: datetime
 
 
-def _claimable(now_param: str = "now") -> object:
+def waiting(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """Cases in the agents' queue that nobody holds, or whose holder's lease ran out by ``now``."""
     return and_(
-        _CASES.c.status == CaseStatus.VERIFYING.value,
-        or_(_CASES.c.claimed_by_id.is_(None), _CASES.c.lease_until < bindparam(now_param)),
+        Case.status == CaseStatus.VERIFYING,
+        or_(Case.claimed_by_id.is_(None), Case.lease_until < now),
     )
 
 
-_HEAD = select(_CASES.c.id).where(_claimable()).order_by(_CASES.c.priority, _CASES.c.created_at, _CASES.c.id).limit(1)
+_HEAD = (
+    select(_CASES.c.id)
+    .where(waiting(bindparam("now")))
+    .order_by(_CASES.c.priority, _CASES.c.created_at, _CASES.c.id)
+    .limit(1)
+)
 _CLAIM = (
     update(_CASES)
     .where(_CASES.c.id == _HEAD.with_for_update(skip_locked=True).scalar_subquery())

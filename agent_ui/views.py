@@ -19,21 +19,21 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from agent_ui import actions, duplicates, live, wallboard
 from agent_ui.auth import CONSOLE_ROLES, LockedOut, authenticate, current_user, login_required, sign_in
 from agent_ui.errors import ActionRefused
 from agent_ui.presence import Presence, heartbeat, set_presence
-from agent_ui.queue import claim_next, release
+from agent_ui.queue import claim_next, release, waiting
 from intake.auth import Role
 from intake.categories import load as load_categories
 from intake.errors import AuthError
-from intake.models import Attachment, Blob, Case, CaseEvent, User, utcnow
+from intake.models import Case, CaseEvent, User, utcnow
 from intake.phones import mask_phone
 from intake.states import CaseStatus
-from intake.web import json_error, lang, limiter, runtime, t
+from intake.web import attachment_response, json_error, lang, limiter, runtime, t
 
 bp = Blueprint(
     "console", __name__, template_folder="templates", static_folder="static/console", static_url_path="/console/static"
@@ -90,13 +90,7 @@ def _waiting_rows() -> list[dict[str, object]]:
     now = utcnow()
     with runtime().db.transaction() as db:
         cases = db.scalars(
-            select(Case)
-            .where(
-                Case.status == CaseStatus.VERIFYING,
-                or_(Case.claimed_by_id.is_(None), Case.lease_until < now),
-            )
-            .order_by(Case.priority, Case.created_at, Case.id)
-            .limit(QUEUE_PAGE_ROWS)
+            select(Case).where(waiting(now)).order_by(Case.priority, Case.created_at, Case.id).limit(QUEUE_PAGE_ROWS)
         ).all()
         return [
             {
@@ -209,19 +203,7 @@ def phone(number: str) -> Response:
 @login_required(*CONSOLE_ROLES)
 def attachment(attachment_id: int) -> Response:
     """A stored photo or recording of a case, for the case page."""
-    with runtime().db.transaction() as db:
-        row = db.execute(
-            select(Attachment.content_type, Blob.data)
-            .join(Blob, Blob.sha256 == Attachment.sha256)
-            .where(Attachment.id == attachment_id)
-        ).first()
-    if row is None:
-        return json_error(404, f"no stored attachment {attachment_id}")
-    response = Response(row.data, mimetype=row.content_type)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'"
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return attachment_response(attachment_id)
 
 
 @bp.get("/console/wallboard")
@@ -306,8 +288,7 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
 @bp.post("/console/api/next")
 @login_required(*CONSOLE_ROLES)
 def next_case() -> Response | tuple[str, int]:
-    user = current_user()
-    assert user is not None
+    user = _acting_user()
     claim = claim_next(user)
     if claim is None:
         return "", 204
@@ -329,16 +310,12 @@ def presence() -> Response:
         wanted = Presence(body.get("presence"))
     except ValueError:
         return json_error(400, f"presence: use any of {', '.join(p.value for p in Presence)}")
-    user = current_user()
-    assert user is not None
-    set_presence(user, wanted)
+    set_presence(_acting_user(), wanted)
     return jsonify({"presence": wanted.value, "lang": lang()})
 
 
 @bp.post("/console/api/heartbeat")
 @login_required(*CONSOLE_ROLES)
 def beat() -> Response:
-    user = current_user()
-    assert user is not None
-    heartbeat(user)
+    heartbeat(_acting_user())
     return jsonify({"ok": True})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from agent_ui.presence import Presence
+from agent_ui.queue import waiting
 from intake.models import Case, User, utcnow
 from intake.runtime import get_runtime
 from intake.states import OPEN_STATUSES, CaseStatus
@@ -14,14 +15,11 @@ from intake.states import OPEN_STATUSES, CaseStatus
 
 def figures() -> dict[str, Any]:
     now = utcnow()
-    waiting = (
-        Case.status == CaseStatus.VERIFYING,
-        or_(Case.claimed_by_id.is_(None), Case.lease_until < now),
-    )
+    in_queue = waiting(now)
     with get_runtime().db.transaction() as session:
-        rows = session.execute(select(Case.channel, func.count()).where(*waiting).group_by(Case.channel)).all()
+        rows = session.execute(select(Case.channel, func.count()).where(in_queue).group_by(Case.channel)).all()
         by_channel = {channel: count for channel, count in rows}
-        oldest = session.scalar(select(func.min(Case.created_at)).where(*waiting))
+        oldest = session.scalar(select(func.min(Case.created_at)).where(in_queue))
         in_hand = session.scalar(
             select(func.count()).select_from(Case).where(Case.status == CaseStatus.VERIFYING, Case.lease_until >= now)
         )

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from intake.auth import FULL_PHONE_ROLES, Role
 from intake.cases import record
-from intake.models import Attachment, Blob, Case, CaseEvent, ReportRecord
+from intake.models import Attachment, Case, CaseEvent, ReportRecord
 from intake.phones import mask_phone
 from intake.queue import ALL_QUEUES
 from intake.states import CaseStatus
-from intake.web import csrf, current_user, json_error, require_token, runtime
+from intake.web import attachment_response, csrf, current_user, json_error, require_token, runtime
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -185,19 +185,7 @@ def _event(event: CaseEvent) -> dict[str, Any]:
 @bp.get("/api/v1/attachments/<int:attachment_id>")
 @require_token()
 def get_attachment(attachment_id: int) -> Response:
-    with runtime().db.transaction() as session:
-        row = session.execute(
-            _visible(select(Attachment.content_type, Attachment.filename, Blob.data))
-            .join(Blob, Blob.sha256 == Attachment.sha256)
-            .join(Case, Case.id == Attachment.case_id)
-            .where(Attachment.id == attachment_id)
-        ).first()
-    if row is None:
-        return json_error(404, f"no stored attachment {attachment_id}")
-    response = Response(row.data, mimetype=row.content_type)
-    response.headers["Content-Disposition"] = "inline"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment_response(attachment_id, _visible)
 
 
 @bp.get("/livez")

@@ -144,10 +144,6 @@ def _record_failure(message_id: int, err: Exception, *, final: bool = False) -> 
     log.warning("sending message %s failed (attempt %s): %s", message_id, message.attempts, type(err).__name__)
 
 
-def messages_for_case(session: Session, case_id: int) -> list[OutboundMessage]:
-    return list(session.scalars(select(OutboundMessage).where(OutboundMessage.case_id == case_id)))
-
-
 #: How far along each provider delivery status is; a receipt never moves a message backwards
 #: (providers deliver their callbacks out of order).
 _PROGRESS = {

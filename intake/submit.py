@@ -141,12 +141,6 @@ _INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
 _INSERT_EVENT = insert(_EVENTS)
 
 
-def open_case_of_contact(conn: Connection | Session, phone: str) -> tuple[int, str] | None:
-    """Id and number of the most recent open case that ``phone`` reported."""
-    row = conn.execute(_OPEN_CASE_OF_CONTACT, {"phone": phone}).first()
-    return (row.id, row.number) if row else None
-
-
 def _lookup_and_store(conn: Connection, report: Report) -> SubmitResult:
     found = conn.execute(
         _LOOKUP, {"channel": report.channel, "source_id": report.source_id, "phone": report.contact.phone}

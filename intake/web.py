@@ -12,12 +12,13 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Select, select
 from werkzeug.exceptions import HTTPException
 
 from intake.auth import Role, user_for_token
 from intake.errors import AuthError
 from intake.i18n import pick_language, translate
-from intake.models import User
+from intake.models import Attachment, Blob, Case, User
 from intake.runtime import Runtime
 
 csrf = CSRFProtect()
@@ -79,6 +80,29 @@ def require_token(*roles: Role) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def attachment_response(attachment_id: int, restrict: Callable[[Select[Any]], Select[Any]] | None = None) -> Response:
+    """A stored attachment's bytes, served so that a browser cannot be tricked into running them.
+
+    ``restrict`` narrows the query to what the caller may see (it can join ``Case``).
+    """
+    query = (
+        select(Attachment.content_type, Blob.data)
+        .join(Blob, Blob.sha256 == Attachment.sha256)
+        .join(Case, Case.id == Attachment.case_id)
+        .where(Attachment.id == attachment_id)
+    )
+    with runtime().db.transaction() as session:
+        row = session.execute(restrict(query) if restrict else query).first()
+    if row is None:
+        return json_error(404, f"no stored attachment {attachment_id}")
+    response = Response(row.data, mimetype=row.content_type)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 def current_user() -> User:
