@@ -147,6 +147,9 @@ class Config(BaseSettings):
     worker: WorkerConfig = WorkerConfig()
     twilio: TwilioConfig = TwilioConfig()
     demo: DemoConfig = DemoConfig()
+    #: Routing rules, deadlines and the working-day calendar; validated by ``routing.settings``
+    #: (the core keeps it as data so that it never imports the routing package).
+    routing: dict[str, Any] = {}
 
     @classmethod
     def settings_customise_sources(

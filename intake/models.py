@@ -80,6 +80,9 @@ class Case(Base):
         Index("ix_cases_queue", "status", "priority", "created_at"),
         Index("ix_cases_reporter_phone", "reporter_phone"),
         Index("ix_cases_claimed_by_id", "claimed_by_id"),
+        # Statistics by period, and supervision's scan of open cases' deadlines.
+        Index("ix_cases_created_at", "created_at"),
+        Index("ix_cases_status_finish_due_at", "status", "finish_due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -110,6 +113,26 @@ class Case(Base):
     queued_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    #: The closed loop's clocks (set by routing at dispatch): sign for it, finish, feed back.
+    dispatched_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    handled_at: Mapped[datetime | None]
+    respond_due_at: Mapped[datetime | None]
+    finish_due_at: Mapped[datetime | None]
+    feedback_due_at: Mapped[datetime | None]
+    #: Supervision (督办): when the case was warned, first went past a deadline, was escalated.
+    warned_at: Mapped[datetime | None]
+    overdue_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    #: How often units returned it (退单) and how often the center urged it (催办).
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    urge_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: An extension the unit asked for and a supervisor has not yet decided on.
+    extension_until: Mapped[datetime | None]
+    #: Which routing rule proposed the unit ("rule 3: street-light in 110116001" / default owner).
+    route_reason: Mapped[str | None] = mapped_column(String(200))
+    #: The reporters' answer to the satisfaction question: 1 satisfied, 2 basically, 3 not satisfied.
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
     #: Bumped by every action (:func:`intake.cases.apply`): clients send it back to detect a stale view.
     #: Not an ORM version_id_col, which would turn the worker's batched UPDATEs into one per row.
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -164,7 +187,9 @@ class Attachment(Base):
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    #: The report it came with, or (for a unit's result photos) the history entry it belongs to.
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     filename: Mapped[str] = mapped_column(String(255), default="")
     content_type: Mapped[str] = mapped_column(String(128), default="application/octet-stream")

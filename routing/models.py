@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, String, Text
+from sqlalchemy import Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake.models import Base
@@ -51,3 +51,25 @@ class Department(Base):
     area_code: Mapped[str | None] = mapped_column(String(12))
     duty_phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    #: The unit's head, whom supervision escalates overdue cases to.
+    head_name: Mapped[str | None] = mapped_column(String(100))
+    head_phone: Mapped[str | None] = mapped_column(String(32))
+
+
+class Address(Base):
+    """One entry of the address gazetteer (门牌地址库): a standard address with its point and cell."""
+
+    __tablename__ = "addresses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The standard form, e.g. "北京市怀柔区泉河街道青春路12号".
+    text: Mapped[str] = mapped_column(String(200))
+    town_code: Mapped[str] = mapped_column(String(9), index=True)
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    #: Street or road (青春路), house number (12号), and building or estate name, where known.
+    road: Mapped[str | None] = mapped_column(String(100))
+    number: Mapped[str | None] = mapped_column(String(32))
+    building: Mapped[str | None] = mapped_column(String(100))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
