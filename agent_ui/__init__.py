@@ -90,6 +90,188 @@ register(
 )
 
 
+# The map page (一图呈现) and its case-location widget: agent_ui/maps.py, static/console/map.js.
+register(
+    {
+        "map.title": {"zh": "一图呈现", "en": "One map"},
+        "map.filter.category": {"zh": "问题类型", "en": "Category"},
+        "map.filter.channel": {"zh": "来源渠道", "en": "Channel"},
+        "map.filter.status": {"zh": "办理状态", "en": "Status"},
+        "map.filter.all": {"zh": "全部", "en": "All"},
+        "map.legend": {"zh": "图例", "en": "Legend"},
+        "map.overdue": {"zh": "已超期", "en": "Overdue"},
+        "map.open_case": {"zh": "查看案件", "en": "Open the case"},
+        "map.cases_shown": {"zh": "地图上 {count} 件在办案件", "en": "{count} open cases on the map"},
+        "map.cases_truncated": {
+            "zh": "案件过多，仅显示最新的 {limit} 件，请用筛选缩小范围",
+            "en": "Too many cases: only the newest {limit} are shown; narrow the filters",
+        },
+        "map.cells_truncated": {
+            "zh": "网格过多，仅显示 {limit} 个，请放大地图",
+            "en": "Too many grid cells: only {limit} are shown; zoom in",
+        },
+        "map.cells_hint": {"zh": "放大地图可显示网格", "en": "Zoom in to see the grid cells"},
+        "map.failed": {"zh": "地图数据加载失败，请刷新重试", "en": "The map data could not be loaded; reload to retry"},
+        "map.layer.towns": {"zh": "乡镇街道", "en": "Towns and subdistricts"},
+        "map.layer.communities": {"zh": "社区（村）", "en": "Communities and villages"},
+        "map.layer.cells": {"zh": "网格", "en": "Grid cells"},
+        "map.layer.cases": {"zh": "在办案件", "en": "Open cases"},
+        "map.channel.web": {"zh": "网站", "en": "Website"},
+        "map.channel.sms": {"zh": "短信", "en": "SMS"},
+        "map.channel.hotline": {"zh": "12345热线", "en": "Hotline"},
+    }
+)
+
+
+# The statistics page (一库统计): agent_ui/stats.py, templates/console/stats.html, routing/stats.py.
+register(
+    {
+        "stats.title": {"zh": "统计分析", "en": "Statistics"},
+        "stats.from": {"zh": "起始日期", "en": "From"},
+        "stats.to": {"zh": "截止日期", "en": "To"},
+        "stats.sort": {"zh": "排序", "en": "Sort by"},
+        "stats.show": {"zh": "查询", "en": "Show"},
+        "stats.period.this_month": {"zh": "本月", "en": "This month"},
+        "stats.period.last_month": {"zh": "上月", "en": "Last month"},
+        "stats.period.this_year": {"zh": "本年", "en": "This year"},
+        "stats.period.last_30_days": {"zh": "近30天", "en": "Last 30 days"},
+        "stats.bad_date": {
+            "zh": "日期参数 {name} 无效：{value}（格式为 YYYY-MM-DD）",
+            "en": "Date {name} is not valid: {value} (use YYYY-MM-DD)",
+        },
+        "stats.bad_period": {"zh": "截止日期早于起始日期", "en": "The period ends before it begins"},
+        "stats.bad_view": {"zh": "view 参数只能是 {views}", "en": "view must be one of {views}"},
+        "stats.overall": {"zh": "全区合计", "en": "Overall"},
+        "stats.units": {"zh": "承办单位排名", "en": "Units ranked"},
+        "stats.export": {"zh": "导出CSV", "en": "Export CSV"},
+        "stats.no_cases": {"zh": "该时段内没有案件", "en": "No cases in this period"},
+        "stats.public_share": {"zh": "群众反映占比", "en": "From the public"},
+        "stats.by_sources": {"zh": "按来源", "en": "By source"},
+        "stats.by_categories": {"zh": "按问题类型", "en": "By category"},
+        "stats.by_areas": {"zh": "按街道乡镇", "en": "By town"},
+        "stats.uncategorised": {"zh": "未分类", "en": "Not categorised"},
+        "stats.no_area": {"zh": "未定位", "en": "No location"},
+        "stats.kind.public": {"zh": "群众反映", "en": "From the public"},
+        "stats.kind.internal": {"zh": "主动发现", "en": "Found by the government"},
+        "stats.rate.response_rate": {"zh": "响应率", "en": "Response rate"},
+        "stats.rate.resolution_rate": {"zh": "解决率", "en": "Resolution rate"},
+        "stats.rate.satisfaction_rate": {"zh": "满意率", "en": "Satisfaction rate"},
+        "stats.rate.on_time_rate": {"zh": "按期办结率", "en": "On-time rate"},
+        "stats.sort.response_rate": {"zh": "响应率", "en": "Response rate"},
+        "stats.sort.resolution_rate": {"zh": "解决率", "en": "Resolution rate"},
+        "stats.sort.satisfaction_rate": {"zh": "满意率", "en": "Satisfaction rate"},
+        "stats.sort.on_time_rate": {"zh": "按期办结率", "en": "On-time rate"},
+        "stats.sort.dispatched": {"zh": "派遣件数", "en": "Dispatched"},
+        "stats.col.code": {"zh": "代码", "en": "Code"},
+        "stats.col.unit": {"zh": "承办单位", "en": "Unit"},
+        "stats.col.received": {"zh": "受理件数", "en": "Received"},
+        "stats.col.dispatched": {"zh": "派遣件数", "en": "Dispatched"},
+        "stats.col.closed": {"zh": "结案件数", "en": "Closed"},
+        "stats.col.overdue": {"zh": "超期件数", "en": "Overdue"},
+        "stats.col.returns": {"zh": "退单次数", "en": "Returns"},
+        "stats.col.returned": {"zh": "退单件数", "en": "Cases returned"},
+        "stats.col.urges": {"zh": "催办次数", "en": "Urges"},
+        "stats.col.satisfied": {"zh": "满意", "en": "Satisfied"},
+        "stats.col.basically_satisfied": {"zh": "基本满意", "en": "Basically satisfied"},
+        "stats.col.not_satisfied": {"zh": "不满意", "en": "Not satisfied"},
+        "stats.col.sources": {"zh": "来源", "en": "Source"},
+        "stats.col.categories": {"zh": "问题类型", "en": "Category"},
+        "stats.col.areas": {"zh": "街道乡镇", "en": "Town"},
+        "stats.col.cases": {"zh": "件数", "en": "Cases"},
+        "stats.col.share": {"zh": "占比", "en": "Share"},
+        "stats.col.kind": {"zh": "类别", "en": "Kind"},
+        "stats.channel.hotline": {"zh": "热线电话", "en": "Hotline"},
+        "stats.channel.sms": {"zh": "短信", "en": "SMS"},
+        "stats.channel.web": {"zh": "网站填报", "en": "Website"},
+        "stats.channel.app": {"zh": "社管通App", "en": "Citizen app"},
+        "stats.channel.email": {"zh": "电子邮件", "en": "Email"},
+        "stats.channel.partner": {"zh": "平台推送", "en": "Partner platforms"},
+        "stats.channel.camera": {"zh": "探头巡查", "en": "Camera patrol"},
+        "stats.channel.grid": {"zh": "网格员上报", "en": "Grid workers"},
+        "stats.channel.leader": {"zh": "领导指派", "en": "Leader assignments"},
+        "stats.channel.city": {"zh": "市级派单", "en": "City dispatch orders"},
+        "stats.definitions": {
+            "zh": "统计对象为所选时段内受理（创建）的案件及其当前状态。响应率：已派遣案件中在签收时限内签收的比例"
+            "（未签收且未超签收时限的不计）；解决率：已结案案件中反映人评价为满意或基本满意的比例；"
+            "满意率：已评价案件中满意与基本满意之和的比例；按期办结率：已处置案件中在办结时限内处置的比例。"
+            "各单位数据按案件当前承办单位统计。",
+            "en": "Counts the cases received (created) in the period, as they stand now. Response rate: dispatched "
+            "cases signed for within the respond clock (those not yet signed for and still inside it are left out); "
+            "resolution rate: closed cases the reporter rated satisfied or basically satisfied; satisfaction rate: "
+            "satisfied plus basically satisfied among rated cases; on-time rate: handled cases handled within the "
+            "finish clock. A unit's figures are those of the cases it holds now.",
+        },
+    }
+)
+
+
+# The closed loop: routing's proposal, the department side and the center's follow-up.
+register(
+    {
+        "console.col.due": {"zh": "受理时限", "en": "Due"},
+        "console.wall.attention": {"zh": "待督办事项", "en": "Needs a supervisor"},
+        "console.wall.reason.extension": {"zh": "延期申请待审批", "en": "extension requested"},
+        "console.wall.reason.escalated": {"zh": "超期升级督办", "en": "escalated: overdue"},
+        "console.wall.reason.returns": {"zh": "多次退单", "en": "returned repeatedly"},
+        "console.wall.reason.dissatisfied": {"zh": "反映人不满意", "en": "reporter not satisfied"},
+        "console.returned": {"zh": "退单", "en": "Returned"},
+        "console.countdown.left": {"zh": "剩余", "en": "left"},
+        "console.countdown.overdue": {"zh": "已超期", "en": "overdue"},
+        "console.case.address": {"zh": "地址检索", "en": "Address search"},
+        "console.case.map": {"zh": "位置", "en": "Location"},
+        "console.route.proposed": {"zh": "系统建议", "en": "Routing proposes"},
+        "console.route.override_reason": {"zh": "改派原因（必填）", "en": "Why another unit (required)"},
+        "console.route.rule": {"zh": "规则{rule}：{reason}", "en": "rule {rule}: {reason}"},
+        "console.route.default_owner": {"zh": "属地兜底（{reason}）", "en": "default owner ({reason})"},
+        "console.route.town_center": {"zh": "属地兜底：所在街乡镇分中心", "en": "default owner: the town's sub-center"},
+        "console.route.no_location": {"zh": "无位置，请人工选择", "en": "no location: choose the unit"},
+        "unit.title": {"zh": "本单位待办", "en": "My unit's cases"},
+        "unit.empty": {"zh": "暂无待办案件", "en": "Nothing to do"},
+        "unit.back": {"zh": "返回待办列表", "en": "Back to the list"},
+        "unit.col.status": {"zh": "状态", "en": "Status"},
+        "unit.col.due": {"zh": "时限", "en": "Due"},
+        "unit.col.urges": {"zh": "催办次数", "en": "Urges"},
+        "unit.respond_due": {"zh": "签收时限", "en": "Sign for it by"},
+        "unit.finish_due": {"zh": "办结时限", "en": "Finish by"},
+        "unit.feedback_due": {"zh": "反馈时限", "en": "Report back by"},
+        "unit.countdown": {"zh": "当前时限", "en": "Current deadline"},
+        "unit.extension_pending": {"zh": "延期申请待批至", "en": "Extension requested until"},
+        "unit.returns": {"zh": "退单次数", "en": "Times returned"},
+        "unit.satisfaction": {"zh": "满意度", "en": "Satisfaction"},
+        "unit.sign": {"zh": "签收", "en": "Sign for it"},
+        "unit.return": {"zh": "退单", "en": "Return it"},
+        "unit.return_reason": {"zh": "退单原因", "en": "Why it is not ours"},
+        "unit.extension": {"zh": "申请延期", "en": "Ask for more time"},
+        "unit.extension_until": {"zh": "延期至", "en": "New deadline"},
+        "unit.extension_reason": {"zh": "延期理由", "en": "Why"},
+        "unit.report_result": {"zh": "办结反馈", "en": "Report the result"},
+        "unit.result_note": {"zh": "处置结果", "en": "What was done"},
+        "unit.result_photos": {"zh": "现场照片", "en": "Photos"},
+        "followup.note": {"zh": "备注", "en": "Note"},
+        "followup.urge": {"zh": "催办", "en": "Urge the unit"},
+        "followup.approve_extension": {"zh": "批准延期至", "en": "Approve the extension to"},
+        "followup.refuse_extension": {"zh": "不予延期", "en": "Refuse the extension"},
+        "followup.check_method": {"zh": "核查方式", "en": "Checked by"},
+        "followup.method.callback": {"zh": "坐席回访", "en": "Calling the reporter back"},
+        "followup.method.grid_worker": {"zh": "网格员核查", "en": "A grid worker"},
+        "followup.method.camera": {"zh": "视频核查", "en": "A camera"},
+        "followup.method.site_visit": {"zh": "现场核查", "en": "A site visit"},
+        "followup.check_pass": {"zh": "核查通过", "en": "Check passed"},
+        "followup.check_fail": {"zh": "核查不通过，退回承办单位", "en": "Check failed: back to the unit"},
+        "followup.fail_reason": {"zh": "不通过原因", "en": "What is still wrong"},
+        "followup.close": {"zh": "结案并回访", "en": "Close and ask the reporters"},
+        "followup.reopen": {"zh": "重新办理", "en": "Reopen"},
+        "followup.reopen_reason": {"zh": "重办原因", "en": "Why reopen"},
+        "event.return": {"zh": "退单", "en": "Returned by the unit"},
+        "event.extend": {"zh": "批准延期", "en": "Extension approved"},
+        "event.extension_requested": {"zh": "申请延期", "en": "Extension requested"},
+        "event.extension_refused": {"zh": "不予延期", "en": "Extension refused"},
+        "event.check_pass": {"zh": "核查通过", "en": "Check passed"},
+        "event.check_fail": {"zh": "核查不通过", "en": "Check failed"},
+    }
+)
+
+
 def init_worker() -> None:
     from agent_ui.live import announce_transition
     from agent_ui.presence import HEARTBEAT_TIMEOUT_SECONDS, expire_silent_agents
@@ -101,6 +283,12 @@ def init_worker() -> None:
 
 
 def init_app(app: Any) -> None:
+    from agent_ui.followup import bp as followup
+    from agent_ui.maps import bp as map_bp
+    from agent_ui.stats import bp as stats_bp
     from agent_ui.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(followup)
+    app.register_blueprint(map_bp)
+    app.register_blueprint(stats_bp)

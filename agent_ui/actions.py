@@ -21,8 +21,12 @@ from intake.i18n import translate
 from intake.models import Case, OutboundStatus, User, utcnow
 from intake.outbound import queue_message
 from intake.runtime import get_runtime
-from intake.states import Action
+from intake.states import Action, CaseStatus
+from routing.calendar import calendar_for
+from routing.deadlines import verify_due
 from routing.models import Department
+from routing.rules import Proposal, propose
+from routing.settings import routing_settings
 
 #: Reasons an agent picks from when marking a case invalid (free text may follow).
 INVALID_REASONS = ("spam", "test", "not_government", "duplicate_call", "insufficient", "other")
@@ -52,6 +56,9 @@ def update_case(number: str, user: User, changes: dict[str, Any]) -> dict[str, A
         changed = {key: [getattr(case, key), value] for key, value in clean.items() if getattr(case, key) != value}
         for key, (_, value) in changed.items():
             setattr(case, key, value)
+        if "priority" in changed and case.status is CaseStatus.VERIFYING and case.queued_at is not None:
+            config = get_runtime().config
+            case.due_at = verify_due(routing_settings(config), calendar_for(config), case.priority, case.queued_at)
         if {"lat", "lon"} & changed.keys():
             case.grid_code = None  # re-located: routing puts it into its cell again
             _locate(session, case)
@@ -106,14 +113,31 @@ def invalidate(number: str, user: User, reason: str, note: str = "") -> None:
 
 
 def dispatch(number: str, user: User, department: str, override_reason: str = "") -> None:
+    """Send the case to a unit. Routing proposes one; choosing another needs a reason."""
+    override_reason = override_reason.strip()[:500]
     with get_runtime().db.transaction() as session:
         case = _held_case(session, number, user)
         if session.scalar(select(Department.code).where(Department.code == department)) is None:
             raise ActionRefused(400, f"department: no unit {department!r}")
-        detail = {"override_reason": override_reason[:500]} if override_reason else None
+        proposal = propose(routing_settings(get_runtime().config), category=case.category, grid_code=case.grid_code)
+        overridden = proposal.unit is not None and proposal.unit != department
+        if overridden and not override_reason:
+            raise ActionRefused(400, f"override_reason: routing proposes {proposal.unit}; say why you choose another")
+        detail: dict[str, Any] = {"proposed": proposal.unit, "basis": proposal.basis, "rule": proposal.rule}
+        if overridden:
+            detail["override_reason"] = override_reason
+        case.route_reason = proposal_text(proposal, "zh")[:200]
         _apply(session, case, Action.DISPATCH, user, department_code=department, detail=detail)
         case.claimed_by_id = None
         case.lease_until = None
+
+
+def proposal_text(proposal: Proposal, lang: str | None = None) -> str:
+    """Why routing proposes this unit, for the agent (the rule's name, or the default owner)."""
+    from intake.web import lang as request_lang
+
+    language = lang or request_lang()
+    return translate(f"console.route.{proposal.basis}", language, rule=proposal.rule or "", reason=proposal.reason)
 
 
 def merge(number: str, user: User, into: str) -> None:

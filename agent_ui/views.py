@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -25,15 +24,18 @@ from werkzeug.wrappers import Response as BaseResponse
 from agent_ui import actions, duplicates, live, wallboard
 from agent_ui.auth import CONSOLE_ROLES, LockedOut, authenticate, current_user, login_required, sign_in
 from agent_ui.errors import ActionRefused
+from agent_ui.followup import case_view
 from agent_ui.presence import Presence, heartbeat, set_presence
 from agent_ui.queue import claim_next, release, waiting
 from intake.auth import Role
 from intake.categories import load as load_categories
 from intake.errors import AuthError
-from intake.models import Case, CaseEvent, User, utcnow
-from intake.phones import mask_phone
+from intake.models import Case, User, utcnow
 from intake.states import CaseStatus
 from intake.web import attachment_response, json_error, lang, limiter, runtime, t
+from routing.loop import CHECK_METHODS
+from routing.rules import propose
+from routing.settings import routing_settings
 
 bp = Blueprint(
     "console", __name__, template_folder="templates", static_folder="static/console", static_url_path="/console/static"
@@ -42,6 +44,8 @@ bp = Blueprint(
 #: Rows on the queue page.
 QUEUE_PAGE_ROWS = 50
 LOGIN_RATE_LIMIT = "30/minute"
+#: Where roles without a seat in the console land after signing in.
+LANDING_PAGES = {Role.DEPARTMENT: "followup.unit_cases", Role.LEADER: "maps.map_page"}
 
 
 def _safe_next(target: str | None) -> str:
@@ -66,6 +70,8 @@ def login() -> str | BaseResponse | tuple[str, int]:
             sign_in(user)
             if user.role in CONSOLE_ROLES:
                 set_presence(user, Presence.AVAILABLE)
+            if not request.args.get("next") and user.role in LANDING_PAGES:
+                return redirect(url_for(LANDING_PAGES[user.role]))
             return redirect(_safe_next(request.args.get("next")))
         return render_template("console/login.html", error=error), 401
     return render_template("console/login.html", error=error)
@@ -99,6 +105,8 @@ def _waiting_rows() -> list[dict[str, object]]:
                 "priority": case.priority,
                 "summary": case.summary,
                 "waiting_minutes": int((now - case.created_at).total_seconds() // 60),
+                "due": case.due_at.isoformat() if case.due_at else "",
+                "returns": case.return_count,
             }
             for case in cases
         ]
@@ -221,42 +229,66 @@ def wallboard_json() -> Response:
 @bp.get("/console/cases/<number>")
 @login_required(*CONSOLE_ROLES)
 def case_page(number: str) -> str | tuple[str, int]:
-    zone = ZoneInfo(runtime().config.server.timezone)
-    with runtime().db.transaction() as db:
+    rt = runtime()
+    zone = ZoneInfo(rt.config.server.timezone)
+    user = current_user()
+    assert user is not None
+    with rt.db.transaction() as db:
         case = db.scalar(select(Case).where(Case.number == number))
         if case is None:
             return render_template("console/message.html", message=t("console.case.not_found")), 404
-        events = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).all()
-        view = {
-            "number": case.number,
-            "status": t(f"status.{case.status.value}"),
-            "channel": case.channel,
-            "summary": case.summary,
-            "address": case.address,
-            "reporter": mask_phone(case.reporter_phone),
-            "reports": [(r.channel, _local(r.received_at, zone), r.text) for r in case.reports],
-            "attachments": [
-                (a.id, a.filename or a.content_type, a.content_type, a.status)
-                for r in case.reports
-                for a in r.attachments
-            ],
-            "history": [(_local(e.at, zone), _event_label(e.kind), e.actor) for e in events],
-            "held_by_me": case.claimed_by_id == current_user().id,  # type: ignore[union-attr]
-            "category": case.category,
-            "priority": case.priority,
-            "grid_code": case.grid_code,
-            "earlier": _earlier_cases(db, case),
-        }
+        view = case_view(db, case, zone)
+        view.update(
+            {
+                "channel": case.channel,
+                "attachments": [
+                    (a.id, a.filename or a.content_type, a.content_type, a.status)
+                    for r in case.reports
+                    for a in r.attachments
+                ],
+                "held_by_me": case.claimed_by_id == user.id,
+                "priority": case.priority,
+                "lat": case.lat,
+                "lon": case.lon,
+                "earlier": _earlier_cases(db, case),
+            }
+        )
+        proposal = propose(routing_settings(rt.config), category=case.category, grid_code=case.grid_code)
     candidates = duplicates.candidates(number) if view["held_by_me"] else []
     return render_template(
         "console/case.html",
         case=view,
-        user=current_user(),
+        user=user,
         categories=[(code, c.name(lang()), c.group(lang())) for code, c in load_categories().items()],
         departments=actions.departments(lang()),
+        proposal=proposal,
+        proposal_reason=actions.proposal_text(proposal),
         invalid_reasons=actions.INVALID_REASONS,
+        check_methods=CHECK_METHODS,
         candidates=candidates,
+        attachment_url="console.attachment",
     )
+
+
+@bp.get("/console/api/addresses")
+@login_required(*CONSOLE_ROLES)
+def address_search() -> Response:
+    """The case page's address box: gazetteer matches with point, cell and confidence."""
+    from routing.gazetteer import gazetteer
+
+    query = request.args.get("q", "").strip()
+    if not query or len(query) > 200:
+        return json_error(400, "q: 1 to 200 characters of address")
+    with runtime().db.transaction() as db:
+        addresses = gazetteer(db)
+    best = addresses.match(query)
+    return jsonify(
+        {"best": _address(best) if best else None, "matches": [_address(m) for m in addresses.search(query)]}
+    )
+
+
+def _address(match: Any) -> dict[str, Any]:
+    return {**asdict(match), "reason_texts": [t(f"address.reason.{code}") for code in match.reasons]}
 
 
 #: Earlier cases of the same reporter shown on the case page.
@@ -273,16 +305,6 @@ def _earlier_cases(db: Any, case: Case) -> list[tuple[str, str, str]]:
         .limit(EARLIER_CASES)
     ).all()
     return [(row.number, t(f"status.{row.status.value}"), row.summary) for row in rows]
-
-
-def _event_label(kind: str) -> str:
-    key = f"event.{kind}"
-    text = t(key)
-    return kind if text == key else text
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 @bp.post("/console/api/next")

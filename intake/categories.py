@@ -14,6 +14,8 @@ DEFAULT_TAXONOMY = Path(__file__).with_name("categories.yaml")
 @dataclass(frozen=True)
 class Category:
     code: str
+    #: The class it belongs to (``public-facilities``): routing rules and deadlines may name either.
+    class_code: str
     zh: str
     en: str
     group_zh: str  # "部件 · 公用设施"
@@ -35,6 +37,7 @@ def load(path: Path = DEFAULT_TAXONOMY) -> dict[str, Category]:
             for sub in klass["subclasses"]:
                 categories[sub["code"]] = Category(
                     code=sub["code"],
+                    class_code=klass["code"],
                     zh=sub["zh"],
                     en=sub["en"],
                     group_zh=f"{kind['zh']} · {klass['zh']}",
@@ -45,3 +48,8 @@ def load(path: Path = DEFAULT_TAXONOMY) -> dict[str, Category]:
 
 def is_known(code: str) -> bool:
     return code in load()
+
+
+def is_known_code(code: str) -> bool:
+    """Whether ``code`` names a subclass or a class of the taxonomy."""
+    return code in load() or any(c.class_code == code for c in load().values())

@@ -105,25 +105,81 @@ def demo() -> None:
 
 @demo.command("load")
 @click.option("--password", envvar="GRIDLINE_DEMO__PASSWORD", help="Password of the demo users.")
-def demo_load(password: str | None) -> None:
-    """Load the Huairou demo district, departments, users and sample reports."""
-    _load_demo(_runtime(), password)
+@click.option("--addresses", type=int, help="Demo gazetteer entries (default: the full ~116,000).")
+def demo_load(password: str | None, addresses: int | None) -> None:
+    """Load the Huairou demo district, departments, users, address gazetteer and sample reports."""
+    _load_demo(_runtime(), password, addresses)
 
 
-def _load_demo(runtime: Runtime, password: str | None) -> None:
+def _load_demo(runtime: Runtime, password: str | None, addresses: int | None = None) -> None:
     from intake.demo import load_users, submit_reports
     from routing.demo import load as load_places
+    from routing.demo_addresses import FULL_COUNT
 
     wiring.init_worker()
     with runtime.db.transaction() as session:
-        counts = load_places(session)
+        counts = load_places(session, addresses=FULL_COUNT if addresses is None else addresses)
         password = load_users(session, password or runtime.config.demo.password or None)
     numbers = submit_reports()
     click.echo(
         f"demo: {counts['towns']} towns/subdistricts, {counts['cells']} grid cells, "
-        f"{counts['departments']} units, {len(numbers)} sample cases"
+        f"{counts['addresses']} addresses, {counts['departments']} units, {len(numbers)} sample cases"
     )
     click.echo(f"demo users agent1, agent2, supervisor, urban, quanhe, leader, admin; password: {password}")
+
+
+# --- Places: grid cells and the address gazetteer (issue 4) ------------------------------------------
+
+
+@main.group()
+def grid() -> None:
+    """Grid cells (网格)."""
+
+
+@grid.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def grid_import(file: str) -> None:
+    """Create or update grid cells from a GeoJSON FeatureCollection (nothing is written if any is bad)."""
+    from routing.errors import RoutingError
+    from routing.importing import import_grid
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            done = import_grid(session, file)
+    except RoutingError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(
+        f"grid: {done.created} cells created, {done.updated} updated, {done.unchanged} unchanged; "
+        f"{done.areas_created} areas created"
+    )
+
+
+@main.group()
+def addresses() -> None:
+    """The address gazetteer (门牌地址库)."""
+
+
+@addresses.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def addresses_import(file: str) -> None:
+    """Create or update addresses from a CSV file (text, lat, lon[, road, number, building])."""
+    from routing.errors import RoutingError
+    from routing.importing import import_addresses
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            done = import_addresses(session, file)
+    except RoutingError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"addresses: {done.created} created, {done.updated} updated, {done.unchanged} unchanged")
+    if done.outside:
+        lines = ", ".join(map(str, done.outside[:10])) + (" ..." if len(done.outside) > 10 else "")
+        click.echo(f"skipped {len(done.outside)} outside every grid cell: line {lines}", err=True)
+
+
+# --- end of places ------------------------------------------------------------------------------------
 
 
 @main.command("worker")

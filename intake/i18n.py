@@ -64,6 +64,15 @@ register(
         "event.report_result": {"zh": "承办单位已反馈处置结果", "en": "The unit reported its result"},
         "event.close": {"zh": "已结案", "en": "Closed"},
         "event.reopen": {"zh": "已重新办理", "en": "Reopened"},
+        "sms.closed_survey": {
+            "zh": "【怀柔12345】您的诉求{number}已办结：{result}。请回复数字评价：1满意 2基本满意 3不满意。",
+            "en": "[Huairou 12345] Your case {number} is closed: {result}. "
+            "Reply 1 satisfied, 2 basically satisfied, 3 not satisfied.",
+        },
+        "event.rated": {"zh": "反映人评价", "en": "Rated by the reporter"},
+        "satisfaction.1": {"zh": "满意", "en": "Satisfied"},
+        "satisfaction.2": {"zh": "基本满意", "en": "Basically satisfied"},
+        "satisfaction.3": {"zh": "不满意", "en": "Not satisfied"},
         "sms.status_update": {
             "zh": "【怀柔12345】您的诉求{number}状态更新：{status}。",
             "en": "[Huairou 12345] Your case {number} is now: {status}.",

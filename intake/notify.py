@@ -30,12 +30,32 @@ def notify_reporters(session: Session, case: Case, action: Action, event: CaseEv
         )
         .order_by(ReportRecord.id)
     ).all()
+    result = _latest_result(session, case) if action is Action.CLOSE else ""
     seen: set[str] = set()
     for phone, meta in rows:
         if phone in seen or not phone.startswith("+"):
             continue
         seen.add(phone)
         lang = (meta or {}).get("lang", "zh")
-        status = translate(f"status.{case.status.value}", lang)
-        body = translate("sms.status_update", lang, number=case.number, status=status)
+        if action is Action.CLOSE:
+            # The result and the satisfaction question (回访); the reply is read by intake.survey.
+            body = translate("sms.closed_survey", lang, number=case.number, result=result)
+        else:
+            status = translate(f"status.{case.status.value}", lang)
+            body = translate("sms.status_update", lang, number=case.number, status=status)
         queue_message(session, channel=NOTIFY_CHANNEL, to=phone, body=body, case=case)
+
+
+#: Characters of the unit's result quoted in the closing SMS.
+RESULT_SMS_CHARS = 80
+
+
+def _latest_result(session: Session, case: Case) -> str:
+    detail = session.scalar(
+        select(CaseEvent.detail)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind == Action.REPORT_RESULT.value)
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+    text = str((detail or {}).get("result", "")).strip()
+    return text if len(text) <= RESULT_SMS_CHARS else text[: RESULT_SMS_CHARS - 1] + "…"

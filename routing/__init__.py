@@ -1,4 +1,4 @@
-"""Grid cells, places, departments and (in later work) routing rules, deadlines and supervision."""
+"""Grid cells, places, departments, routing rules, deadlines, supervision and the closed loop."""
 
 from __future__ import annotations
 
@@ -6,11 +6,21 @@ from typing import Any
 
 
 def init_app(app: Any) -> None:
-    """Nothing to mount yet; the grid lookup is wired as an intake enricher by :func:`init_worker`."""
+    """Check the routing rules at start-up: a typo in a category code would never match."""
+    from routing.rules import validate
+    from routing.settings import routing_settings
+
+    validate(routing_settings(app.extensions["gridline"].config))
 
 
 def init_worker() -> None:
-    from intake.processing import register_enricher
+    from intake.cases import on_transition
+    from intake.processing import register_enricher, register_periodic
+    from routing.deadlines import update_clocks
     from routing.geo import locate_cases
+    from routing.supervision import SUPERVISE_INTERVAL_SECONDS, supervise
 
     register_enricher(locate_cases)
+    # Web and worker processes both call this: console actions change clocks as much as worker batches.
+    on_transition(update_clocks)
+    register_periodic(supervise, SUPERVISE_INTERVAL_SECONDS)

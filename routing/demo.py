@@ -13,6 +13,7 @@ import shapely
 from shapely.geometry import MultiPoint, box, mapping
 from sqlalchemy.orm import Session
 
+from routing import demo_addresses
 from routing.models import Area, Department, GridCell
 
 DISTRICT_CODE = "110116"
@@ -54,6 +55,9 @@ DEPARTMENTS: list[tuple[str, str, str]] = [
     ("public-security", "区公安分局", "Public Security Sub-bureau"),
 ]
 
+#: Gazetteer entries :func:`load` makes unless told otherwise: the fixed ones and a few thousand more.
+DEMO_ADDRESSES = 2_000
+
 #: The district's extent (lon/lat) the demo towns divide among themselves.
 EXTENT = box(116.30, 40.20, 116.95, 41.10)
 
@@ -62,8 +66,12 @@ def town_code(index: int) -> str:
     return f"{DISTRICT_CODE}{index + 1:03d}"
 
 
-def load(session: Session) -> dict[str, int]:
-    """Insert the demo district; returns how many rows of each kind it made."""
+def load(session: Session, *, addresses: int = DEMO_ADDRESSES) -> dict[str, int]:
+    """Insert the demo district and ``addresses`` gazetteer entries; returns how many rows of each kind it made.
+
+    ``gridline demo load`` asks for the full gazetteer (:data:`routing.demo_addresses.FULL_COUNT`); the
+    default is small, so that tests loading the district stay fast.
+    """
     session.add(
         Area(
             code=DISTRICT_CODE,
@@ -105,6 +113,7 @@ def load(session: Session) -> dict[str, int]:
         session.add(Department(code=code, name_zh=name_zh, name_en=name_en))
         counts["departments"] += 1
     session.flush()
+    counts["addresses"] = demo_addresses.load(session, addresses) if addresses else 0
     return counts
 
 

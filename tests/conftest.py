@@ -112,9 +112,11 @@ def clean(request: pytest.FixtureRequest) -> Iterator[None]:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             conn.execute(text(f"ALTER SEQUENCE {numbering.SEQUENCE} RESTART WITH 1"))
     numbering._day_bases.clear()
+    from routing.gazetteer import reset_gazetteer
     from routing.geo import reset_index
 
     reset_index()
+    reset_gazetteer()
     rt.redis.flushdb()
     yield
 

@@ -60,6 +60,11 @@ def test_correct_category_priority_and_point(runtime: Runtime, live_server: str,
         assert (case.category, case.priority) == ("manhole-cover", 1)
         assert case.grid_code is not None and case.grid_code.startswith("110116004")  # 雁栖镇
     (first, second) = events(runtime, "updated")
+    with runtime.db.transaction() as session:
+        case = session.scalars(select(Case)).one()
+        # Urgent now: the agents' verification clock shrinks to the urgent one (10 minutes in config.yaml).
+        assert case.due_at is not None and case.queued_at is not None
+        assert (case.due_at - case.queued_at).total_seconds() == 600
     assert first.actor == "user:agent1" and first.detail["priority"] == [3, 1]
     assert second.detail["lat"] == [40.3225, 40.40]
     for body, named in [
@@ -87,13 +92,19 @@ def test_dispatch_releases_the_case_and_is_in_the_history(runtime: Runtime, live
     browser, headers, number = agent
     unknown = call(browser, live_server, number, "dispatch", headers, {"department": "ministry-of-magic"})
     assert unknown.status_code == 400 and "department" in unknown.json()["error"]
-    done = call(browser, live_server, number, "dispatch", headers, {"department": "urban-management"})
+    # No category yet: routing proposes the town's sub-center (属地兜底); another unit needs a reason.
+    unexplained = call(browser, live_server, number, "dispatch", headers, {"department": "urban-management"})
+    assert unexplained.status_code == 400 and unexplained.json()["error"].startswith("override_reason")
+    body = {"department": "urban-management", "override_reason": "路面设施归城管委"}
+    done = call(browser, live_server, number, "dispatch", headers, body)
     assert done.status_code == 200
     with runtime.db.transaction() as session:
         case = session.scalars(select(Case)).one()
         assert (case.status.value, case.department_code, case.claimed_by_id) == ("dispatched", "urban-management", None)
     (event,) = events(runtime, "dispatch")
     assert (event.actor, event.channel) == ("user:agent1", "console")
+    assert event.detail["proposed"] == "town-110116001" and event.detail["basis"] == "town_center"
+    assert event.detail["override_reason"] == "路面设施归城管委"
     again = call(browser, live_server, number, "dispatch", headers, {"department": "water"})
     assert again.status_code == 409
 
@@ -176,3 +187,28 @@ def test_photos_show_on_the_case_page(runtime: Runtime, live_server: str, make_u
     photo = browser.get(live_server + src, timeout=10)
     assert photo.status_code == 200 and photo.content == png and photo.headers["Content-Type"] == "image/png"
     assert requests.get(live_server + src, timeout=10, allow_redirects=False).status_code == 302  # signed in only
+
+
+def test_address_search_resolves_to_a_point_and_cell(runtime: Runtime, live_server: str, agent) -> None:  # type: ignore[no-untyped-def]
+    browser, headers, number = agent
+    found = browser.get(f"{live_server}/console/api/addresses", params={"q": "泉河街道青春路十二号"}, timeout=10)
+    assert found.status_code == 200
+    best = found.json()["matches"][0]
+    assert best["text"].endswith("泉河街道青春路12号") and best["grid_code"].startswith("110116001")
+    assert best["confidence"] > 0.8
+    # Two towns have a 幸福路8号: the agent is asked to confirm instead of being given a guess.
+    ambiguous = browser.get(f"{live_server}/console/api/addresses", params={"q": "幸福路8号"}, timeout=10).json()
+    assert ambiguous["best"]["needs_confirmation"] and "ambiguous" in ambiguous["best"]["reasons"]
+    assert ambiguous["best"]["reason_texts"] and len(ambiguous["matches"]) >= 2
+    assert browser.get(f"{live_server}/console/api/addresses", params={"q": " "}, timeout=10).status_code == 400
+    picked = call(
+        browser,
+        live_server,
+        number,
+        "update",
+        headers,
+        {"address": best["text"], "lat": best["lat"], "lon": best["lon"]},
+    )
+    assert picked.status_code == 200
+    with runtime.db.transaction() as session:
+        assert session.scalars(select(Case.grid_code)).one() == best["grid_code"]

@@ -18,6 +18,10 @@ def _setup() -> None:
 
 register(
     {
+        "sms.rated": {
+            "zh": "【怀柔12345】已收到您对诉求{number}的评价：{answer}。感谢您的反馈！",
+            "en": "[Huairou 12345] Thank you: we recorded '{answer}' for case {number}.",
+        },
         "sms.case_opened": {
             "zh": "【怀柔12345】已受理您的诉求，编号{number}。继续回复将补充到此件；"
             "发送“新 内容”另立新件；发送“CX {number}”查询进度；回复“退订”不再接收短信。",

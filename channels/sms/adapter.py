@@ -31,6 +31,9 @@ START_WORDS = frozenset({"START", "YES", "UNSTOP", "订阅"})
 HELP_WORDS = frozenset({"HELP", "INFO", "帮助"})
 _QUERY = re.compile(rf"^\s*(?:CX|查询)\s*[:：]?\s*{_CASE_NUMBER}\s*$", re.IGNORECASE)
 #: "NEW <text>" / "新 <text>" opens a new case even while the sender has one open.
+#: Answers to the satisfaction question; full-width digits are folded first.
+RATING_WORDS = {"1": 1, "2": 2, "3": 3, "满意": 1, "基本满意": 2, "不满意": 3}
+_FULL_WIDTH_DIGITS = str.maketrans("１２３", "123")
 _NEW_CASE = re.compile(r"^\s*(?:NEW|新件|新建|新)(?:\s*[:：]\s*|\s+)", re.IGNORECASE)
 
 
@@ -41,6 +44,9 @@ class Intent(StrEnum):
     STOP = "stop"
     START = "start"
     HELP = "help"
+    #: A bare 1/2/3 (or 满意/基本满意/不满意): the answer to the closing SMS's question, when one is
+    #: awaited; otherwise it is an ordinary report (the view decides, it knows the database).
+    RATING = "rating"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class InboundSms:
     lang: str
     report: Report | None = None
     case_number: str | None = None
+    rating: int | None = None
 
 
 def parse(form: MultiDict[str, str], raw: bytes) -> InboundSms:
@@ -78,7 +85,8 @@ def parse(form: MultiDict[str, str], raw: bytes) -> InboundSms:
         return InboundSms(Intent.HELP, sid, phone, lang)
     if query := _QUERY.match(body):
         return InboundSms(Intent.STATUS_QUERY, sid, phone, lang, case_number=query.group(1))
-    intent = Intent.REPORT
+    rating = None if attachments else RATING_WORDS.get(body.strip().translate(_FULL_WIDTH_DIGITS).rstrip("。.!！"))
+    intent = Intent.REPORT if rating is None else Intent.RATING
     match = _NEW_CASE.match(body)
     if match and (match.end() < len(body) or attachments):
         intent = Intent.NEW_CASE
@@ -93,10 +101,10 @@ def parse(form: MultiDict[str, str], raw: bytes) -> InboundSms:
         attachments=attachments,
         raw=raw,
         raw_content_type="application/x-www-form-urlencoded",
-        thread_by_contact=intent is Intent.REPORT,
+        thread_by_contact=intent is not Intent.NEW_CASE,
         meta={"lang": lang, "to": form.get("To", ""), "num_segments": form.get("NumSegments", "")},
     )
-    return InboundSms(intent, sid, phone, lang, report=report)
+    return InboundSms(intent, sid, phone, lang, report=report, rating=rating)
 
 
 def _media(form: MultiDict[str, str]) -> tuple[AttachmentIn, ...]:

@@ -16,6 +16,7 @@ from intake import InvalidReport, submit
 from intake.i18n import translate
 from intake.models import Case, ReportRecord
 from intake.outbound import is_opted_out, record_delivery, set_opt_out
+from intake.survey import Satisfaction, answer_by_phone
 from intake.web import csrf, runtime
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ def _handle(message: InboundSms) -> str | None:
         return t("sms.help")
     if message.intent is Intent.STATUS_QUERY:
         return _status_reply(message, t)
+    if message.intent is Intent.RATING and (reply := _rating_reply(message, t)) is not None:
+        return reply
     assert message.report is not None
     result = submit(message.report)
     if result.opted_out:
@@ -118,3 +121,14 @@ def _status_reply(message: InboundSms, t: object) -> str:
         return t("sms.case_not_found", number=message.case_number)  # type: ignore[operator]
     state = t(f"status.{status.value}")  # type: ignore[operator]
     return t("sms.case_status", number=message.case_number, status=state)  # type: ignore[operator]
+
+
+def _rating_reply(message: InboundSms, t: object) -> str | None:
+    """Record the answer to the satisfaction question; None when no closed case awaits one."""
+    assert message.rating is not None
+    with runtime().db.transaction() as session:
+        case = answer_by_phone(session, message.phone, Satisfaction(message.rating), channel=CHANNEL)
+        if case is None:
+            return None
+        number = case.number
+    return t("sms.rated", number=number, answer=t(f"satisfaction.{message.rating}"))  # type: ignore[operator]

@@ -31,8 +31,44 @@
       if (category) { body.category = category; }
       act(actions.dataset.update, body, () => window.location.reload());
     });
+    // Routing proposes a unit; choosing another asks for the reason, which goes into the history.
+    const department = document.getElementById("department");
+    const override = document.getElementById("override-reason");
+    const showOverride = () => {
+      override.hidden = !department.dataset.proposed || department.value === department.dataset.proposed;
+    };
+    department.addEventListener("change", showOverride);
+    showOverride();
     document.getElementById("dispatch").addEventListener("click", () =>
-      act(actions.dataset.dispatch, { department: document.getElementById("department").value }, toQueue));
+      act(actions.dataset.dispatch, { department: department.value, override_reason: override.value }, toQueue));
+    // Address search in the gazetteer: pick a match to set the address and the point (and so the cell).
+    const addressBox = document.getElementById("address-search");
+    const matches = document.getElementById("address-matches");
+    let searchTimer = null;
+    addressBox.addEventListener("input", () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(async () => {
+        if (!addressBox.value.trim()) { matches.replaceChildren(); return; }
+        const response = await fetch(addressBox.dataset.url + "?q=" + encodeURIComponent(addressBox.value),
+          { credentials: "same-origin" });
+        if (!response.ok) { return; }
+        const found = await response.json();
+        // The best match's flags (ambiguous, near a cell boundary...) say when to confirm with the caller.
+        const flagged = found.best && found.best.needs_confirmation ? found.best.reason_texts.join("; ") : "";
+        matches.replaceChildren(...found.matches.map((match) => {
+          const li = document.createElement("li");
+          const pick = document.createElement("button");
+          pick.type = "button";
+          pick.className = "link match";
+          pick.textContent = match.text + " · " + Math.round(match.confidence * 100) + "%" +
+            (match.needs_confirmation || flagged ? " ⚠ " + (flagged || match.reason_texts.join("; ")) : "");
+          pick.addEventListener("click", () => act(actions.dataset.update,
+            { address: match.text, lat: match.lat, lon: match.lon }, () => window.location.reload()));
+          li.append(pick);
+          return li;
+        }));
+      }, 200);
+    });
     document.getElementById("invalidate").addEventListener("click", () =>
       act(actions.dataset.invalidate, { reason: document.getElementById("invalid-reason").value }, toQueue));
     document.getElementById("ask").addEventListener("click", () => {
@@ -54,6 +90,25 @@
       }
     });
   }
+  // The case's place on a vector map of its grid cells; the agent holding it may click a new point.
+  const mapBox = document.getElementById("case-map");
+  if (mapBox) {
+    window.addEventListener("load", () => {
+      if (!window.GridlineMap) { return; }
+      const point = mapBox.dataset.lon ? [Number(mapBox.dataset.lon), Number(mapBox.dataset.lat)] : null;
+      window.GridlineMap.mount(mapBox, {
+        center: point || [116.63, 40.32],
+        point: point,
+        cellCode: mapBox.dataset.cell,
+        pickable: mapBox.dataset.pickable === "true",
+        onPick: async (lon, lat) => {
+          const response = await post(mapBox.dataset.update, { lat: lat, lon: lon });
+          if (response.ok) { window.location.reload(); } else { await showError(response); }
+        },
+      });
+    });
+  }
+
   // The wallboard re-reads its figures on every queue or presence event.
   const wall = document.getElementById("wallboard");
   if (wall && window.EventSource) {
@@ -69,6 +124,16 @@
       channels.replaceChildren(...Object.entries(figures.waiting_by_channel).map(([channel, count]) => {
         const li = document.createElement("li"); li.textContent = channel + ": " + count; return li;
       }));
+      const attention = document.getElementById("w-attention");
+      const labels = JSON.parse(attention.dataset.labels);
+      attention.replaceChildren(...figures.attention.map((row) => {
+        const li = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = "/console/cases/" + encodeURIComponent(row.number);
+        link.textContent = row.number;
+        li.append(link, " · " + (labels[row.reason] || row.reason) + " · " + row.summary);
+        return li;
+      }));
       for (const li of document.querySelectorAll("#w-agents li")) {
         const names = figures.agents[li.dataset.presence] || [];
         li.textContent = li.textContent.split(":")[0] + ": " + (names.join("、") || "—");
@@ -77,6 +142,42 @@
     const wallEvents = new EventSource(wall.dataset.events);
     wallEvents.addEventListener("queue", refreshWall);
   }
+
+  // Closed-loop forms (department side and the center's follow-up): each posts its fields as
+  // JSON (or, with photos, as multipart) plus any fixed values in data-extra, then reloads.
+  for (const form of document.querySelectorAll("form.loop-action")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      let response;
+      if (form.enctype === "multipart/form-data") {
+        const data = new FormData(form);
+        response = await fetch(form.dataset.url, {
+          method: "POST", body: data, headers: { "X-CSRFToken": token }, credentials: "same-origin",
+        });
+      } else {
+        const body = Object.assign(Object.fromEntries(new FormData(form)), JSON.parse(form.dataset.extra || "{}"));
+        response = await post(form.dataset.url, body);
+      }
+      if (response.ok) {
+        if (form.dataset.then) { window.location = form.dataset.then; } else { window.location.reload(); }
+      } else { await showError(response); }
+    });
+  }
+
+  // Deadline countdowns: "2h 05m left" / "overdue 1h 10m", refreshed every half minute.
+  const countdowns = () => {
+    for (const el of document.querySelectorAll("time.countdown[data-due]")) {
+      if (!el.dataset.due) { continue; }
+      const minutes = Math.round((Date.parse(el.dataset.due) - Date.now()) / 60000);
+      const abs = Math.abs(minutes);
+      const text = (abs >= 1440 ? Math.floor(abs / 1440) + "d " : "") + Math.floor((abs % 1440) / 60) + "h " +
+        String(abs % 60).padStart(2, "0") + "m";
+      el.textContent = minutes < 0 ? script.dataset.overdue + " " + text : text + " " + script.dataset.left;
+      el.classList.toggle("late", minutes < 0);
+    }
+  };
+  countdowns();
+  setInterval(countdowns, 30000);
 
   const reveal = document.getElementById("reveal-phone");
   if (reveal) {
@@ -108,7 +209,7 @@
   if (presence) {
     presence.addEventListener("change", () => post(presence.dataset.url, { presence: presence.value }));
   }
-  setInterval(() => post(script.dataset.heartbeat), 20000);
+  if (script.dataset.heartbeat) { setInterval(() => post(script.dataset.heartbeat), 20000); }
 
   // The live queue: every change published through Redis arrives as a server-sent event, and the
   // table is re-read (one small JSON request), so it is never more than a moment behind.
@@ -123,9 +224,22 @@
       body.replaceChildren(...cases.map((row) => {
         const tr = document.createElement("tr");
         tr.className = "p" + row.priority;
-        tr.append(cell(row.number), cell(row.channel), cell(row.priority), cell(row.waiting_minutes), cell(row.summary));
+        const due = document.createElement("time");
+        due.className = "countdown";
+        due.dataset.due = row.due;
+        const dueCell = document.createElement("td");
+        dueCell.append(due);
+        const summary = cell(row.summary);
+        if (row.returns) {
+          const badge = document.createElement("span");
+          badge.className = "badge alert";
+          badge.textContent = table.dataset.returned + "×" + row.returns + " ";
+          summary.prepend(badge);
+        }
+        tr.append(cell(row.number), cell(row.channel), cell(row.priority), cell(row.waiting_minutes), dueCell, summary);
         return tr;
       }));
+      countdowns();
       document.getElementById("queue-count").textContent = cases.length;
       document.getElementById("queue-empty").hidden = cases.length > 0;
     };
