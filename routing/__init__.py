@@ -19,8 +19,10 @@ def init_worker() -> None:
     from routing.deadlines import update_clocks
     from routing.geo import locate_cases
     from routing.supervision import SUPERVISE_INTERVAL_SECONDS, supervise
+    from routing.unit_messages import notify_unit
 
     register_enricher(locate_cases)
     # Web and worker processes both call this: console actions change clocks as much as worker batches.
     on_transition(update_clocks)
+    on_transition(notify_unit)  # after update_clocks: the SMS quotes the new deadline
     register_periodic(supervise, SUPERVISE_INTERVAL_SECONDS)

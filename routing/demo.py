@@ -104,17 +104,27 @@ def load(session: Session, *, addresses: int = DEMO_ADDRESSES) -> dict[str, int]
                 name_en=f"{name_en} sub-center",
                 kind="town_center",
                 area_code=code,
+                **_contacts(counts["departments"]),
             )
         )
         counts["towns"] += 1
         counts["departments"] += 1
         _cut_cells(session, code, name_zh, region, counts)
     for code, name_zh, name_en in DEPARTMENTS:
-        session.add(Department(code=code, name_zh=name_zh, name_en=name_en))
+        session.add(Department(code=code, name_zh=name_zh, name_en=name_en, **_contacts(counts["departments"])))
         counts["departments"] += 1
     session.flush()
     counts["addresses"] = demo_addresses.load(session, addresses) if addresses else 0
     return counts
+
+
+def _contacts(index: int) -> dict[str, str]:
+    """Fictional duty and head phones in the 010-6962 range (Beijing numbers; not real lines)."""
+    return {
+        "duty_phone": f"+86106962{1000 + index:04d}",
+        "head_name": "值班负责人",
+        "head_phone": f"+86139{index:04d}0000",
+    }
 
 
 def _cut_cells(session: Session, town: str, town_name: str, region: shapely.Geometry, counts: dict[str, int]) -> None:

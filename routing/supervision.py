@@ -29,8 +29,6 @@ from intake.cases import record
 from intake.errors import IllegalTransition
 from intake.i18n import register, translate
 from intake.models import Case, CaseEvent, utcnow
-from intake.outbound import has_sender, queue_message
-from intake.phones import normalize_phone
 from intake.processing import publish_queue_event
 from intake.queue import after_commit
 from intake.runtime import get_runtime
@@ -39,6 +37,7 @@ from routing.calendar import WorkCalendar, calendar_for
 from routing.deadlines import CLOCK_OF_STATUS
 from routing.models import Department
 from routing.settings import DeadlineSettings, routing_settings
+from routing.unit_messages import text_unit
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +47,6 @@ SUPERVISE_INTERVAL_SECONDS = 60
 SCAN_BATCH = 1000
 #: Cases locked and acted on per transaction.
 ACT_BATCH = 100
-#: The channel supervision's messages to units go out on.
-SMS_CHANNEL = "sms"
 #: Statuses in which a unit's clock runs, so supervision watches them and a supervisor may urge.
 SUPERVISED_STATUSES: tuple[CaseStatus, ...] = tuple(CLOCK_OF_STATUS)
 
@@ -202,13 +199,13 @@ def _act(ids: Sequence[int], now: datetime, deadlines: DeadlineSettings, calenda
                 )
                 unit_name = (unit.name_en if lang == "en" else unit.name_zh) if unit else case.department_code or ""
                 body = translate("sms.escalated", lang, unit=unit_name, **_sms_values(case, name, due, calendar, lang))
-                _send(session, case, unit.head_phone if unit else None, body, "system", "head")
+                text_unit(session, case, unit.head_phone if unit else None, body, "system", "head")
                 counts["escalated"] += 1
             if WARN in steps:
                 case.warned_at = now
                 record(session, case, "deadline_warning", actor="system", detail=detail, at=now)
                 body = translate("sms.deadline_warning", lang, **_sms_values(case, name, due, calendar, lang))
-                _send(session, case, unit.duty_phone if unit else None, body, "system", "duty")
+                text_unit(session, case, unit.duty_phone if unit else None, body, "system", "duty")
                 counts["warned"] += 1
             changed.append(case.number)
         if changed:
@@ -233,7 +230,7 @@ def urge(session: Session, case: Case, *, actor: str, note: str = "") -> CaseEve
     lang = get_runtime().config.server.default_language
     unit = session.get(Department, case.department_code) if case.department_code else None
     body = translate("sms.urged", lang, number=case.number, note=note).strip()
-    _send(session, case, unit.duty_phone if unit else None, body, actor, "duty")
+    text_unit(session, case, unit.duty_phone if unit else None, body, actor, "duty")
     return event
 
 
@@ -243,17 +240,3 @@ def _sms_values(case: Case, clock: str, due: datetime, calendar: WorkCalendar, l
         "clock": translate(f"clock.{clock}", lang),
         "due": due.astimezone(calendar.zone).strftime("%m-%d %H:%M"),
     }
-
-
-def _send(session: Session, case: Case, phone: str | None, body: str, actor: str, whom: str) -> None:
-    """Queue an SMS to a unit's phone, if SMS can be sent and the unit has a number it can reach."""
-    if not has_sender(SMS_CHANNEL):
-        return
-    to = normalize_phone(phone)
-    if to is None or not to.startswith("+"):
-        # Which number is wrong is in the unit's record; the log names only the unit.
-        log.warning(
-            "unit %s has no %s phone that SMS can reach; case %s not texted", case.department_code, whom, case.number
-        )
-        return
-    queue_message(session, channel=SMS_CHANNEL, to=to, body=body, case=case, actor=actor)

@@ -18,6 +18,7 @@ from intake.models import Attachment, Case, CaseEvent, OutboundMessage
 from intake.processing import process_received
 from intake.runtime import Runtime
 from intake.states import CaseStatus
+from routing.models import Department
 from tests.support import form_fixture, post_twilio
 from tests.test_console import csrf_of, sign_in
 
@@ -106,6 +107,10 @@ def test_the_whole_loop(runtime: Runtime, live_server: str, people: dict[str, Pe
     assert number in water.get("/dept").text and number not in roads.get("/dept").text
     assert water.get(f"/dept/cases/{number}").status_code == 200
     assert roads.get(f"/dept/cases/{number}").status_code == 404
+    with runtime.db.transaction() as session:
+        duty = session.scalar(select(Department.duty_phone).where(Department.code == "water"))
+        texts = session.scalars(select(OutboundMessage.body).where(OutboundMessage.to == duty)).all()
+    assert len(texts) == 1 and number in texts[0] and "请于" in texts[0] and "前签收" in texts[0]
     assert water.act(number, "sign").json()["status"] == "accepted"
     assert water.act(number, "sign").status_code == 409
 
@@ -184,9 +189,10 @@ def test_the_whole_loop(runtime: Runtime, live_server: str, people: dict[str, Pe
         assert session.scalar(select(Case.id).where(Case.number != number)) is None
 
     assert kinds(runtime, number) == [
-        "received", "queue", "claimed", "updated", "dispatch", "message_queued", "accept", "return",
-        "claimed", "dispatch", "message_queued", "accept", "extension_requested", "extend",
-        "report_result", "check_fail", "report_result", "check_pass", "close", "message_queued", "rated",
+        "received", "queue", "claimed", "updated", "dispatch", "message_queued", "unit_notified", "message_queued",
+        "accept", "return", "claimed", "dispatch", "message_queued", "unit_notified", "message_queued", "accept",
+        "extension_requested", "extend", "report_result", "check_fail", "unit_notified", "message_queued",
+        "report_result", "check_pass", "close", "message_queued", "rated",
     ]  # fmt: skip
 
 
