@@ -14,7 +14,9 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent_ui.auth import CONSOLE_ROLES, current_user, login_required
+from agent_ui.auth import CONSOLE_ROLES, login_required
+from agent_ui.errors import ActionRefused
+from agent_ui.web import acting_user, json_body
 from intake.auth import Role
 from intake.models import Attachment, Case, CaseEvent, User, utcnow
 from intake.phones import mask_phone
@@ -36,26 +38,14 @@ UNIT_LIST_ROWS = 200
 
 
 @bp.errorhandler(ActionDenied)
-def _denied(err: ActionDenied) -> Response:
+@bp.errorhandler(ActionRefused)
+def _denied(err: ActionDenied | ActionRefused) -> Response:
     return json_error(err.status, err.message)
-
-
-def _user() -> User:
-    user = current_user()
-    assert user is not None
-    return user
-
-
-def _json() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ActionDenied(400, "expected a JSON object")
-    return body
 
 
 def _run(step: Any, number: str, *args: Any, **kwargs: Any) -> Response:
     with runtime().db.transaction() as session:
-        case = step(session, number, _user(), *args, **kwargs)
+        case = step(session, number, acting_user(), *args, **kwargs)
         answer = {"number": case.number, "status": case.status.value}
     return jsonify(answer)
 
@@ -83,13 +73,13 @@ def sign(number: str) -> Response:
 @bp.post("/console/api/cases/<number>/return")
 @login_required(*UNIT_ROLES)
 def return_case(number: str) -> Response:
-    return _run(loop.return_case, number, str(_json().get("reason", "")))
+    return _run(loop.return_case, number, str(json_body().get("reason", "")))
 
 
 @bp.post("/console/api/cases/<number>/extension")
 @login_required(*UNIT_ROLES)
 def request_extension(number: str) -> Response:
-    body = _json()
+    body = json_body()
     return _run(loop.request_extension, number, _local_deadline(body.get("until")), str(body.get("reason", "")))
 
 
@@ -105,7 +95,7 @@ def report_result(number: str) -> Response:
             if file.filename
         ]
     else:
-        note, photos = str(_json().get("note", "")), []
+        note, photos = str(json_body().get("note", "")), []
     return _run(loop.report_result, number, note, photos)
 
 
@@ -115,7 +105,7 @@ def report_result(number: str) -> Response:
 @bp.post("/console/api/cases/<number>/extension/decide")
 @login_required(*SUPERVISORS)
 def decide_extension(number: str) -> Response:
-    body = _json()
+    body = json_body()
     if not isinstance(body.get("approve"), bool):
         raise ActionDenied(400, "approve: true or false")
     return _run(loop.decide_extension, number, approve=body["approve"], note=str(body.get("note", "")))
@@ -124,7 +114,7 @@ def decide_extension(number: str) -> Response:
 @bp.post("/console/api/cases/<number>/check")
 @login_required(*CONSOLE_ROLES)
 def check(number: str) -> Response:
-    body = _json()
+    body = json_body()
     if not isinstance(body.get("passed"), bool):
         raise ActionDenied(400, "passed: true or false")
     return _run(
@@ -135,13 +125,13 @@ def check(number: str) -> Response:
 @bp.post("/console/api/cases/<number>/close")
 @login_required(*CONSOLE_ROLES)
 def close(number: str) -> Response:
-    return _run(loop.close, number, str(_json().get("note", "")))
+    return _run(loop.close, number, str(json_body().get("note", "")))
 
 
 @bp.post("/console/api/cases/<number>/reopen")
 @login_required(*SUPERVISORS)
 def reopen(number: str) -> Response:
-    return _run(loop.reopen, number, str(_json().get("reason", "")))
+    return _run(loop.reopen, number, str(json_body().get("reason", "")))
 
 
 @bp.post("/console/api/cases/<number>/urge")
@@ -149,12 +139,12 @@ def reopen(number: str) -> Response:
 def urge(number: str) -> Response:
     from routing.supervision import urge as urge_case
 
-    note = str(_json().get("note", "")).strip()[:500]
+    note = str(json_body().get("note", "")).strip()[:500]
     with runtime().db.transaction() as session:
         case = loop.case_for_update(session, number)
         if case.status not in WITH_UNIT:
             raise ActionDenied(409, f"case {number} is {case.status.value}: no unit to urge")
-        urge_case(session, case, actor=f"user:{_user().username}", note=note)
+        urge_case(session, case, actor=f"user:{acting_user().username}", note=note)
         answer = {"number": case.number, "urges": case.urge_count}
     return jsonify(answer)
 
@@ -172,7 +162,7 @@ def _unit_scope(user: User) -> Any:
 @bp.get("/dept")
 @login_required(*UNIT_ROLES)
 def unit_cases() -> str:
-    user = _user()
+    user = acting_user()
     zone = ZoneInfo(runtime().config.server.timezone)
     now = utcnow()
     with runtime().db.transaction() as session:
@@ -201,7 +191,7 @@ def unit_cases() -> str:
 @bp.get("/dept/cases/<number>")
 @login_required(*UNIT_ROLES)
 def unit_case(number: str) -> str | tuple[str, int]:
-    user = _user()
+    user = acting_user()
     zone = ZoneInfo(runtime().config.server.timezone)
     with runtime().db.transaction() as session:
         case = session.scalar(select(Case).where(Case.number == number, _unit_scope(user)))
@@ -214,7 +204,7 @@ def unit_case(number: str) -> str | tuple[str, int]:
 @bp.get("/dept/attachments/<int:attachment_id>")
 @login_required(*UNIT_ROLES)
 def unit_attachment(attachment_id: int) -> Response:
-    user = _user()
+    user = acting_user()
     return attachment_response(attachment_id, restrict=lambda query: query.where(_unit_scope(user)))
 
 

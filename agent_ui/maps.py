@@ -21,7 +21,8 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 from shapely.geometry import mapping, shape
 from sqlalchemy import ColumnElement, false, func, select
 
-from agent_ui.auth import CONSOLE_ROLES, current_user, login_required
+from agent_ui.auth import CONSOLE_ROLES, login_required
+from agent_ui.web import acting_user
 from intake.auth import Role
 from intake.categories import load as load_categories
 from intake.models import Case, User, utcnow
@@ -303,12 +304,6 @@ def _bad_request(err: BadQuery) -> Response:
     return json_error(400, str(err))
 
 
-def _user() -> User:
-    user = current_user()
-    assert user is not None  # login_required let the request through
-    return user
-
-
 @bp.get("/console/api/map/areas")
 @login_required(*MAP_ROLES)
 def areas() -> Response:
@@ -334,7 +329,7 @@ def cells() -> Response:
 @login_required(*MAP_ROLES)
 def cases() -> Response:
     found = open_case_points(
-        _user(),
+        acting_user(),
         categories=[v for v in request.args.getlist("category") if v],
         channels=[v for v in request.args.getlist("channel") if v],
         statuses=[v for v in request.args.getlist("status") if v],
@@ -362,7 +357,7 @@ def _label(key: str, fallback: str) -> str:
 @bp.get("/console/map")
 @login_required(*MAP_ROLES)
 def map_page() -> str:
-    user = _user()
+    user = acting_user()
     groups: dict[str, list[tuple[str, str]]] = {}
     for code, category in load_categories().items():
         groups.setdefault(category.group(lang()), []).append((code, category.name(lang())))

@@ -27,10 +27,11 @@ from agent_ui.errors import ActionRefused
 from agent_ui.followup import case_view
 from agent_ui.presence import Presence, heartbeat, set_presence
 from agent_ui.queue import claim_next, release, waiting
+from agent_ui.web import acting_user, json_body
 from intake.auth import Role
 from intake.categories import load as load_categories
 from intake.errors import AuthError
-from intake.models import Case, User, utcnow
+from intake.models import Case, utcnow
 from intake.states import CaseStatus
 from intake.web import attachment_response, json_error, lang, limiter, runtime, t
 from routing.loop import CHECK_METHODS
@@ -128,19 +129,6 @@ def events() -> Response:
     return response
 
 
-def _acting_user() -> User:
-    user = current_user()
-    assert user is not None
-    return user
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ActionRefused(400, "expected a JSON object")
-    return body
-
-
 @bp.errorhandler(ActionRefused)
 def _refused(err: ActionRefused) -> Response:
     return json_error(err.status, err.message)
@@ -149,22 +137,22 @@ def _refused(err: ActionRefused) -> Response:
 @bp.post("/console/api/cases/<number>/update")
 @login_required(*CONSOLE_ROLES)
 def update(number: str) -> Response:
-    return jsonify({"changed": actions.update_case(number, _acting_user(), _body())})
+    return jsonify({"changed": actions.update_case(number, acting_user(), json_body())})
 
 
 @bp.post("/console/api/cases/<number>/invalidate")
 @login_required(*CONSOLE_ROLES)
 def invalidate(number: str) -> Response:
-    body = _body()
-    actions.invalidate(number, _acting_user(), str(body.get("reason", "")), str(body.get("note", "")))
+    body = json_body()
+    actions.invalidate(number, acting_user(), str(body.get("reason", "")), str(body.get("note", "")))
     return jsonify({"status": CaseStatus.INVALID.value})
 
 
 @bp.post("/console/api/cases/<number>/dispatch")
 @login_required(*CONSOLE_ROLES)
 def dispatch(number: str) -> Response:
-    body = _body()
-    actions.dispatch(number, _acting_user(), str(body.get("department", "")), str(body.get("override_reason", "")))
+    body = json_body()
+    actions.dispatch(number, acting_user(), str(body.get("department", "")), str(body.get("override_reason", "")))
     return jsonify({"status": CaseStatus.DISPATCHED.value})
 
 
@@ -177,23 +165,23 @@ def merge_candidates(number: str) -> Response:
 @bp.post("/console/api/cases/<number>/merge")
 @login_required(*CONSOLE_ROLES)
 def merge(number: str) -> Response:
-    actions.merge(number, _acting_user(), str(_body().get("into", "")))
+    actions.merge(number, acting_user(), str(json_body().get("into", "")))
     return jsonify({"status": CaseStatus.MERGED.value})
 
 
 @bp.post("/console/api/cases/<number>/ask")
 @login_required(*CONSOLE_ROLES)
 def ask(number: str) -> Response:
-    body = _body()
+    body = json_body()
     reply_lang = body.get("lang") if body.get("lang") in ("zh", "en") else "zh"
-    actions.ask_for_info(number, _acting_user(), str(body.get("question", "")), reply_lang)
+    actions.ask_for_info(number, acting_user(), str(body.get("question", "")), reply_lang)
     return jsonify({"asked": True})
 
 
 @bp.post("/console/api/cases/<number>/release")
 @login_required(*CONSOLE_ROLES)
 def release_case(number: str) -> Response:
-    user = _acting_user()
+    user = acting_user()
     with runtime().db.transaction() as db:
         case_id = db.scalar(select(Case.id).where(Case.number == number))
     if case_id is None:
@@ -204,7 +192,7 @@ def release_case(number: str) -> Response:
 @bp.post("/console/api/cases/<number>/phone")
 @login_required(*CONSOLE_ROLES)
 def phone(number: str) -> Response:
-    return jsonify({"phone": actions.reveal_phone(number, _acting_user())})
+    return jsonify({"phone": actions.reveal_phone(number, acting_user())})
 
 
 @bp.get("/console/attachments/<int:attachment_id>")
@@ -310,7 +298,7 @@ def _earlier_cases(db: Any, case: Case) -> list[tuple[str, str, str]]:
 @bp.post("/console/api/next")
 @login_required(*CONSOLE_ROLES)
 def next_case() -> Response | tuple[str, int]:
-    user = _acting_user()
+    user = acting_user()
     claim = claim_next(user)
     if claim is None:
         return "", 204
@@ -332,12 +320,12 @@ def presence() -> Response:
         wanted = Presence(body.get("presence"))
     except ValueError:
         return json_error(400, f"presence: use any of {', '.join(p.value for p in Presence)}")
-    set_presence(_acting_user(), wanted)
+    set_presence(acting_user(), wanted)
     return jsonify({"presence": wanted.value, "lang": lang()})
 
 
 @bp.post("/console/api/heartbeat")
 @login_required(*CONSOLE_ROLES)
 def beat() -> Response:
-    heartbeat(_acting_user())
+    heartbeat(acting_user())
     return jsonify({"ok": True})

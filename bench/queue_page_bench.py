@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import statistics
 import sys
 import time
 from pathlib import Path
 
+from benchlib import bench_runtime, empty_schema, ms
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DATABASE_URL = os.environ.get("GRIDLINE_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench")
-REDIS_URL = os.environ.get("GRIDLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 TARGET_MS = 200.0
 PASSWORD = "bench-password-1"
 
@@ -41,10 +38,6 @@ FROM generate_series(1, :cases) AS g
 """
 
 
-def ms(samples: list[float], q: int) -> float:
-    return round(statistics.quantiles(samples, n=100)[q - 1] * 1000, 2)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=1_000_000)
@@ -52,19 +45,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
 
-    from intake import migrate, wiring
+    from intake import wiring
     from intake.app import create_app
     from intake.auth import create_user
-    from intake.config import load_config
-    from intake.runtime import init_runtime
 
-    rt = init_runtime(
-        load_config(database={"url": DATABASE_URL}, redis={"url": REDIS_URL}, data={"dir": "/tmp/gl-bench"})
-    )
-    with rt.db.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate.upgrade(rt)
+    rt = bench_runtime()
+    empty_schema(rt)
     wiring.init_worker()
     started = time.perf_counter()
     with rt.db.engine.begin() as conn:

@@ -16,20 +16,18 @@ import argparse
 import json
 import os
 import re
-import statistics
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from benchlib import bench_runtime, empty_schema, ms
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DATABASE_URL = os.environ.get("GRIDLINE_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench")
-REDIS_URL = os.environ.get("GRIDLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 #: The page for a whole year of cases, p99, in milliseconds.
 TARGET_MS = 1000.0
 PASSWORD = "bench-password-1"
@@ -88,10 +86,6 @@ FROM c
 """
 
 
-def ms(samples: list[float], q: int) -> float:
-    return round(statistics.quantiles(samples, n=100)[q - 1] * 1000, 2)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=1_000_000)
@@ -99,21 +93,14 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
 
-    from intake import migrate, wiring
+    from intake import wiring
     from intake.app import create_app
     from intake.auth import create_user
-    from intake.config import load_config
     from intake.models import utcnow
-    from intake.runtime import init_runtime
     from routing.demo import load as load_places
 
-    rt = init_runtime(
-        load_config(database={"url": DATABASE_URL}, redis={"url": REDIS_URL}, data={"dir": "/tmp/gl-bench"})
-    )
-    with rt.db.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate.upgrade(rt)
+    rt = bench_runtime()
+    empty_schema(rt)
     wiring.init_worker()
     with rt.db.transaction() as session:
         load_places(session)

@@ -17,12 +17,12 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, base: str, username: str, lands_on: str = "/console") -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/console")
+    page.wait_for_url(f"{base}{lands_on}")
 
 
 def test_two_agents_press_next_and_get_different_cases(

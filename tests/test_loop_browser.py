@@ -8,23 +8,15 @@ import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
 from intake.runtime import Runtime
 from tests.browser import new_context, new_page, screenshot
-from tests.conftest import PASSWORD
 from tests.support import form_fixture, post_twilio
+from tests.test_console_browser import sign_in
 from tests.test_loop import REPORTER, png, report
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page: Page, base: str, username: str, lands_on: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}{lands_on}")
 
 
 def test_dispatch_sign_return_redispatch_result_check_close_and_rating(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import shapely
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 from shapely.geometry import box, shape
 from sqlalchemy import select
 
@@ -18,7 +18,7 @@ from intake.runtime import Runtime
 from routing.demo import CELL_DEGREES
 from routing.models import GridCell
 from tests.browser import new_context, new_page, screenshot
-from tests.conftest import PASSWORD
+from tests.test_console_browser import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -26,14 +26,6 @@ QUANHE = Location(lat=40.3225, lon=116.6392)
 YANQI = Location(lat=40.40, lon=116.66)
 #: In a large town, where the demo cells around are whole squares.
 BAOSHAN = Location(lat=40.7612, lon=116.4837)
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/console")
 
 
 def report(text: str, category: str, location: Location, channel: str = "web") -> str:
