@@ -179,6 +179,27 @@ def addresses_import(file: str) -> None:
         click.echo(f"skipped {len(done.outside)} outside every grid cell: line {lines}", err=True)
 
 
+@main.group()
+def units() -> None:
+    """Units (承办单位): district departments and town sub-centers with their contacts."""
+
+
+@units.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def units_import(file: str) -> None:
+    """Create or update units from a CSV file (code, name_zh[, name_en, kind, area_code, duty_phone, ...])."""
+    from routing.errors import RoutingError
+    from routing.units import import_units
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            done = import_units(session, file)
+    except RoutingError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"units: {done.created} created, {done.updated} updated, {done.unchanged} unchanged")
+
+
 # --- end of places ------------------------------------------------------------------------------------
 
 

@@ -41,3 +41,7 @@ class GridImportError(DataImportError):
 
 class AddressImportError(DataImportError):
     """A CSV file of addresses has a bad row (the message names its line) or lacks a column."""
+
+
+class UnitImportError(DataImportError):
+    """A CSV file of units (departments, town sub-centers) has a bad row or lacks a column."""

@@ -35,7 +35,7 @@ from shapely.geometry import mapping, shape
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from routing.errors import AddressImportError, GridImportError
+from routing.errors import AddressImportError, DataImportError, GridImportError
 from routing.gazetteer import reset_gazetteer
 from routing.geo import CellIndex, reset_index
 from routing.models import Address, Area, GridCell
@@ -293,29 +293,39 @@ def _add_missing_areas(session: Session, cells: list[_Cell]) -> int:
 # -- address CSV ------------------------------------------------------------------------------------
 
 
-def _read_addresses(source: str) -> list[tuple[int, dict[str, Any]]]:
-    """(line, row) of every address in the file; AddressImportError lists every bad line."""
+def read_csv(
+    source: str, required: tuple[str, ...], error: type[DataImportError]
+) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """(line, record) of a CSV file in UTF-8 (with or without BOM) or GB18030, as spreadsheets save it.
+
+    Raises ``error`` when the file is unreadable or lacks a ``required`` column.
+    """
     try:
         raw = Path(source).read_bytes()
     except OSError as err:
-        raise AddressImportError(source, [("file", f"not readable: {err}")]) from err
+        raise error(source, [("file", f"not readable: {err}")]) from err
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
             content = raw.decode("gb18030")
         except UnicodeDecodeError as err:
-            raise AddressImportError(source, [("file", "neither UTF-8 nor GB18030 text")]) from err
+            raise error(source, [("file", "neither UTF-8 nor GB18030 text")]) from err
     reader = csv.DictReader(io.StringIO(content, newline=""))
     columns = [name.strip() for name in reader.fieldnames or []]
     reader.fieldnames = columns
-    missing = [name for name in _ADDRESS_COLUMNS if name not in columns]
+    missing = [name for name in required if name not in columns]
     if missing:
-        raise AddressImportError(source, [("header", f"missing column(s) {', '.join(missing)}; has {columns}")])
+        raise error(source, [("header", f"missing column(s) {', '.join(missing)}; has {columns}")])
+    return _numbered(reader)
+
+
+def _read_addresses(source: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line, row) of every address in the file; AddressImportError lists every bad line."""
     rows: list[tuple[int, dict[str, Any]]] = []
     problems: list[tuple[str, str]] = []
     first_at: dict[str, int] = {}
-    for line, record in _numbered(reader):
+    for line, record in read_csv(source, _ADDRESS_COLUMNS, AddressImportError):
         try:
             row = _address(record)
         except ValueError as err:
