@@ -126,6 +126,25 @@ class TwilioConfig(_Section):
     validate_signatures: bool = True
 
 
+class EmailConfig(_Section):
+    """Outbound mail (notices to units that have an address); empty ``smtp_host``: no mail is sent."""
+
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    #: ``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (a relay on a trusted network).
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    #: From the environment: GRIDLINE_EMAIL__PASSWORD.
+    password: str = ""
+    from_address: str = ""
+    #: Seconds one SMTP conversation may take.
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.smtp_host and self.from_address)
+
+
 class DemoConfig(_Section):
     #: Load the Huairou demo district, departments and users into an empty database on ``run``.
     load_on_empty: bool = True
@@ -146,6 +165,7 @@ class Config(BaseSettings):
     data: DataConfig = DataConfig()
     worker: WorkerConfig = WorkerConfig()
     twilio: TwilioConfig = TwilioConfig()
+    email: EmailConfig = EmailConfig()
     demo: DemoConfig = DemoConfig()
     #: Routing rules, deadlines and the working-day calendar; validated by ``routing.settings``
     #: (the core keeps it as data so that it never imports the routing package).

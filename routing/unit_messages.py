@@ -20,8 +20,9 @@ from routing.models import Department
 
 log = logging.getLogger(__name__)
 
-#: The channel messages to units go out on (email follows when an email sender is registered).
+#: The channels messages to units go out on: SMS to the duty phone, and mail where configured.
 SMS_CHANNEL = "sms"
+EMAIL_CHANNEL = "email"
 #: Characters of the case summary quoted in a dispatch SMS.
 SUMMARY_SMS_CHARS = 40
 
@@ -36,6 +37,7 @@ register(
             "en": "[Huairou 12345] Case {number} failed its check: {reason}. Please deal with it again.",
         },
         "event.unit_notified": {"zh": "已通知承办单位", "en": "Unit notified"},
+        "email.unit_subject": {"zh": "【怀柔12345】案件{number}", "en": "[Huairou 12345] Case {number}"},
     }
 )
 
@@ -81,3 +83,7 @@ def notify_unit(session: Session, case: Case, action: Action, event: CaseEvent) 
     # In the system the case is already on the unit's list (/dept); the history says who was told.
     record(session, case, "unit_notified", actor="system", detail={"unit": unit.code, "action": action.value})
     text_unit(session, case, unit.duty_phone, body, event.actor, "duty")
+    if unit.email and config.email.configured and has_sender(EMAIL_CHANNEL):
+        # The first line of a mail message is its subject (channels/email).
+        subject = translate("email.unit_subject", lang, number=case.number)
+        queue_message(session, channel=EMAIL_CHANNEL, to=unit.email, body=f"{subject}\n{body}", case=case)
