@@ -209,6 +209,12 @@ register(
 register(
     {
         "console.col.due": {"zh": "受理时限", "en": "Due"},
+        "call.title": {"zh": "来电", "en": "Incoming call"},
+        "call.waited": {"zh": "排队", "en": "waited"},
+        "call.history": {"zh": "来电人以往诉求", "en": "The caller's earlier cases"},
+        "call.text": {"zh": "来电内容", "en": "What the caller reports"},
+        "call.join": {"zh": "并入未办结案件", "en": "Add to their open case"},
+        "call.create": {"zh": "生成工单", "en": "Create the case"},
         "console.wall.attention": {"zh": "待督办事项", "en": "Needs a supervisor"},
         "console.wall.reason.extension": {"zh": "延期申请待审批", "en": "extension requested"},
         "console.wall.reason.escalated": {"zh": "超期升级督办", "en": "escalated: overdue"},

@@ -203,6 +203,52 @@ def units_import(file: str) -> None:
 # --- end of places ------------------------------------------------------------------------------------
 
 
+# --- Asterisk: the Stasis application over ARI (issue 5) ----------------------------------------------
+
+
+@main.command("ari")
+@click.option(
+    "--menu",
+    "menu_name",
+    type=click.Choice(["hotline", "basic"]),
+    default="hotline",
+    show_default=True,
+    help="hotline: the configured menu (ivr.menu) with call records and voice messages as cases; "
+    "basic: the built-in test menu (record or queue), no database.",
+)
+def ari(menu_name: str) -> None:
+    """Run the Asterisk Stasis application (ARI settings: ivr.ari, GRIDLINE_IVR__ARI__* or GRIDLINE_ARI__*)."""
+    from ivr.ari.app import serve
+    from ivr.ari.settings import load_ari_settings
+
+    try:
+        config = load_config()
+        settings = load_ari_settings(config)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from err
+    if menu_name == "basic":
+        from ivr.ari.basic_menu import BasicMenu
+
+        serve(settings, BasicMenu())
+        return
+    from ivr.ari.call_services import DatabaseServices
+    from ivr.ari.hotline_menu import HotlineMenu
+    from ivr.menu import Engine
+    from ivr.settings import ivr_settings
+
+    runtime = _runtime()
+    wiring.init_worker()
+    try:
+        engine = Engine(ivr_settings(runtime.config).menu)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from err
+    services = DatabaseServices(settings)
+    serve(settings, HotlineMenu(engine, services), on_call_end=services.call_ended)
+
+
+# --- end of Asterisk ----------------------------------------------------------------------------------
+
+
 @main.command("worker")
 @click.option("--count", type=int, default=1, show_default=True, help="Worker processes.")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")

@@ -170,6 +170,9 @@ class Config(BaseSettings):
     #: Routing rules, deadlines and the working-day calendar; validated by ``routing.settings``
     #: (the core keeps it as data so that it never imports the routing package).
     routing: dict[str, Any] = {}
+    #: The phone menu, call queue and telephony drivers; validated by ``ivr.settings`` (kept as data
+    #: so that the core never imports the ivr package).
+    ivr: dict[str, Any] = {}
 
     @classmethod
     def settings_customise_sources(

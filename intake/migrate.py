@@ -23,7 +23,7 @@ def alembic_config(runtime: Runtime) -> AlembicConfig:
     return config
 
 
-def upgrade(runtime: Runtime, revision: str = "head") -> None:
+def upgrade(runtime: Runtime, revision: str = "heads") -> None:
     # Many processes may start at once (gunicorn, workers): one migrates, the others wait.
     with runtime.redis.lock(runtime.key("migrate"), timeout=300, blocking_timeout=300):
         command.upgrade(alembic_config(runtime), revision)

@@ -12,7 +12,7 @@ from typing import Any
 #: Packages that join the application, in the order they are wired.
 PACKAGES = ("routing", "channels", "agent_ui", "ivr")
 #: Modules that declare tables (imported so that migrations see every table).
-MODEL_MODULES = ("intake.models", "routing.models")
+MODEL_MODULES = ("intake.models", "routing.models", "ivr.models")
 
 _worker_ready = False
 

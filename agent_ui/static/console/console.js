@@ -17,6 +17,9 @@
     box.hidden = false;
   };
 
+  // One live event stream per console page (queue, wallboard, incoming calls): each holds a server thread.
+  const liveEvents = script && script.dataset.events && window.EventSource ? new EventSource(script.dataset.events) : null;
+
   // The case page: correct, dispatch, or mark invalid; each lands in the case's history.
   const actions = document.getElementById("actions");
   if (actions) {
@@ -111,7 +114,7 @@
 
   // The wallboard re-reads its figures on every queue or presence event.
   const wall = document.getElementById("wallboard");
-  if (wall && window.EventSource) {
+  if (wall && liveEvents) {
     const refreshWall = async () => {
       const response = await fetch(wall.dataset.source, { credentials: "same-origin" });
       if (!response.ok) { return; }
@@ -139,8 +142,7 @@
         li.textContent = li.textContent.split(":")[0] + ": " + (names.join("、") || "—");
       }
     };
-    const wallEvents = new EventSource(wall.dataset.events);
-    wallEvents.addEventListener("queue", refreshWall);
+    liveEvents.addEventListener("queue", refreshWall);
   }
 
   // Closed-loop forms (department side and the center's follow-up): each posts its fields as
@@ -214,7 +216,7 @@
   // The live queue: every change published through Redis arrives as a server-sent event, and the
   // table is re-read (one small JSON request), so it is never more than a moment behind.
   const table = document.getElementById("queue");
-  if (table && window.EventSource) {
+  if (table && liveEvents) {
     const cell = (text) => { const td = document.createElement("td"); td.textContent = text; return td; };
     const refresh = async () => {
       const response = await fetch(table.dataset.source, { credentials: "same-origin" });
@@ -243,8 +245,50 @@
       document.getElementById("queue-count").textContent = cases.length;
       document.getElementById("queue-empty").hidden = cases.length > 0;
     };
-    const events = new EventSource(table.dataset.events);
-    events.addEventListener("queue", refresh);
-    events.addEventListener("open", refresh);  // catch up on anything missed while disconnected
+    liveEvents.addEventListener("queue", refresh);
+    liveEvents.addEventListener("open", refresh);  // catch up on anything missed while disconnected
+  }
+  // Incoming call: when the hotline connects a caller to this agent, the stream says so and the
+  // console shows the caller (masked), their earlier cases and a draft report to fill in.
+  const popup = document.getElementById("call-popup");
+  if (popup) {
+    let callId = null;
+    const showCall = async () => {
+      const response = await fetch(popup.dataset.current, { credentials: "same-origin" });
+      if (!response.ok) { return; }
+      const current = (await response.json()).current;
+      if (!current) { return; }
+      callId = current.call.id;
+      document.getElementById("call-caller").textContent = current.call.caller +
+        (current.call.wait_seconds != null ? " · " + popup.dataset.waited + " " + current.call.wait_seconds + "s" : "");
+      const history = document.getElementById("call-history");
+      history.replaceChildren(...current.history.map((item) => {
+        const li = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = "/console/cases/" + encodeURIComponent(item.number);
+        link.textContent = item.number;
+        li.append(link, " · " + (item.status_label || item.status) + " · " + item.summary);
+        return li;
+      }));
+      const join = document.getElementById("call-join");
+      join.checked = Boolean(current.open_case);
+      join.disabled = !current.open_case;
+      document.getElementById("call-open").textContent = current.open_case || "—";
+      popup.hidden = false;
+      document.getElementById("call-text").focus();
+    };
+    if (liveEvents) {
+      liveEvents.addEventListener("queue", (event) => {
+        const data = JSON.parse(event.data);
+        if (data.event === "call" && String(data.user_id) === popup.dataset.me) { showCall(); }
+      });
+    }
+    showCall();  // a call already connected when this page opened
+    document.getElementById("call-create").addEventListener("click", async () => {
+      const body = { text: document.getElementById("call-text").value, join_open_case: document.getElementById("call-join").checked };
+      const response = await post(popup.dataset.caseUrl.replace("0", String(callId)), body);
+      if (response.ok) { window.location = (await response.json()).url; } else { await showError(response); }
+    });
+    document.getElementById("call-dismiss").addEventListener("click", () => { popup.hidden = true; });
   }
 })();
