@@ -6,8 +6,10 @@ The application runs as deployed: ``gridline ari --menu basic`` in its own proce
 hotline's shape without a database: greeting, main menu (one key), then
 
 * key 1 (most calls): record a message (the caller presses ``#``), thanks, goodbye, the app hangs up;
-* key 2 (every ``--queue-every``-th call): holding bridge with music, an agent is originated, answers,
-  is bridged with the caller, and hangs up after ``--talk-seconds``.
+* key 2 (every ``--queue-every``-th call): holding bridge with music, the caller hears their place, the
+  app's queue offers the call to a free endpoint of ``GRIDLINE_IVR__ARI__AGENT_ENDPOINTS`` (one call per
+  endpoint at a time), which is originated, answers, is bridged with the caller, and hangs up after
+  ``--talk-seconds``.
 
 All calls are dialled within ``--ramp-seconds`` (20: 25 calls a second) and last about 25 s (5 s prompts),
 so all 500 are in progress at once; each presses its key ``--key-delay`` after its main menu starts

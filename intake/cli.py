@@ -336,6 +336,8 @@ def run(no_demo: bool) -> None:
     }
     if config.worker.count:
         children["worker"] = [sys.executable, "-m", "intake.cli", "worker", "--count", str(config.worker.count)]
+    if (config.ivr.get("ari") or {}).get("enabled"):
+        children["ari"] = [sys.executable, "-m", "intake.cli", "ari"]
     click.echo(f"Gridline on {config.public_url}  (Ctrl-C stops)")
     _supervise(children)
 

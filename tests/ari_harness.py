@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ivr.ari.agents import AgentPool
 from ivr.ari.app import CallEndHook, StasisApp
 from ivr.ari.call import CallRecord
 from ivr.ari.menu_port import MenuEngine
@@ -36,7 +37,12 @@ class AppThread:
     """A :class:`StasisApp` on its own event loop in a thread, with the records of finished calls."""
 
     def __init__(
-        self, server: AriTestServer, engine: MenuEngine, on_call_end: CallEndHook | None = None, **settings: Any
+        self,
+        server: AriTestServer,
+        engine: MenuEngine,
+        on_call_end: CallEndHook | None = None,
+        agents: AgentPool | None = None,
+        **settings: Any,
     ) -> None:
         values = {
             "url": server.url,
@@ -48,6 +54,7 @@ class AppThread:
         }
         self.settings = AriSettings(**values)
         self.engine = engine
+        self.agents = agents
         self._on_call_end = on_call_end
         self.records: list[CallRecord] = []
         self.app: StasisApp | None = None
@@ -59,7 +66,7 @@ class AppThread:
     def _run(self) -> None:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
-            self.app = StasisApp(self.settings, self.engine, on_call_end=self._ended)
+            self.app = StasisApp(self.settings, self.engine, on_call_end=self._ended, agents=self.agents)
             self._started.set()
             await self.app.run()
 
@@ -98,10 +105,14 @@ class AppThread:
 
 @contextlib.contextmanager
 def running_app(
-    server: AriTestServer, engine: MenuEngine, on_call_end: CallEndHook | None = None, **settings: Any
+    server: AriTestServer,
+    engine: MenuEngine,
+    on_call_end: CallEndHook | None = None,
+    agents: AgentPool | None = None,
+    **settings: Any,
 ) -> Iterator[AppThread]:
     """The app, connected to ``server`` (its WebSocket is up) for the duration of the block."""
-    thread = AppThread(server, engine, on_call_end, **settings).start()
+    thread = AppThread(server, engine, on_call_end, agents, **settings).start()
     try:
         server.wait_for(lambda: server.connected() > 0, what="the app's event WebSocket")
         yield thread

@@ -52,6 +52,18 @@ class FakeServices:
     def voice_message(self, call: CallInfo, state: menu.CallState, name: str, duration: int) -> None:
         self.log.append(("voice_message", name))
 
+    def agents_available(self) -> bool:
+        return True
+
+    def agent_connected(self, call: CallInfo, user_id: int, wait_seconds: int | None) -> None:
+        self.log.append(("agent", user_id))
+
+    def left_queue(self, call: CallInfo, pending: str | None, wait_seconds: int | None) -> None:
+        self.log.append(("left_queue", pending))
+
+    def reconcile(self, live: frozenset[str], ours: frozenset[str], before: float) -> None:
+        self.log.append(("reconcile", len(ours)))
+
 
 def hotline(services: Any, **menu_settings: Any) -> HotlineMenu:
     return HotlineMenu(menu.Engine(MenuSettings(**menu_settings)), services)

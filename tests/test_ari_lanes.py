@@ -9,6 +9,7 @@ from typing import Any
 from ivr.ari.basic_menu import BasicMenu
 from ivr.ari.lanes import Lanes
 from ivr.ari.menu_port import Action, CallInfo, Outcome
+from tests import aio
 from tests.ari_harness import plays, running_app, server
 from tests.ari_server import AriTestServer
 
@@ -79,7 +80,7 @@ def test_lanes_keep_order_per_key_and_run_keys_side_by_side() -> None:
         assert lanes.busy == 0
         return fast_done
 
-    fast_done = asyncio.run(scenario())
+    fast_done = aio.run(scenario)
     assert fast_done < 0.3
     assert [n for key, n in seen if key == "slow"] == list(range(200))
     assert [n for key, n in seen if key == "fast"] == list(range(200))
@@ -99,5 +100,5 @@ def test_a_failing_step_does_not_stop_its_lane() -> None:
             lanes.submit("call", n)
         await lanes.join()
 
-    asyncio.run(scenario())
+    aio.run(scenario)
     assert seen == [0, 2]

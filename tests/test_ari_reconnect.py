@@ -118,3 +118,28 @@ def test_a_restarted_app_starts_callers_again_and_releases_what_it_left(server: 
         server.hang_up(queued)
         server.wait_for(lambda: len(app.records) == 2, what="both calls to end")
     assert sorted(record.ended_by for record in app.records) == ["caller", "menu"]
+
+
+def test_agent_answering_unseen_at_the_end_of_the_ring_time_is_bridged_not_hung_up(server: AriTestServer) -> None:
+    server.timing.agent_answer = 0.3
+    with running_app(server, BasicMenu(), agent_endpoints=["PJSIP/agent1"], agent_ring_seconds=1) as app:
+        channel = server.dial_in(CALLER)
+        server.wait_for(lambda: "sound:gridline/main" in plays(server, channel), what="the main menu")
+        server.press(channel, "2")
+        server.wait_for(lambda: server.requests_to("POST /channels"), what="the agent's phone to ring")
+        server.refuse_websockets = True  # down past the ring time: the app never hears the agent answer
+        server.drop_websockets()
+        leg = server.requests_to("POST /channels")[0].args["channelId"]
+        talk = f"{channel}-talk"
+        # At the end of the ring time the app asks Asterisk about the leg, finds it answered, and bridges it.
+        server.wait_for(
+            lambda: len(server.sim.bridges.get(talk, {}).get("channels", [])) == 2, timeout=3, what="the bridge"
+        )
+        (asked,) = server.requests_to("GET /channels/{channelId}")
+        assert asked.args["channelId"] == leg
+        assert leg not in [r.args["channelId"] for r in server.requests_to("DELETE /channels/{channelId}")]
+        server.refuse_websockets = False
+        _reconnected(server, app)
+        server.hang_up(leg)
+        server.wait_for(lambda: app.records, what="the call record")
+    assert app.records[0].agent == "PJSIP/agent1" and app.records[0].ended_by == "agent"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ import pytest
 
 from ivr.ari.client import AriClientController, _raise_for_status
 from ivr.errors import AriRequestError
+from tests import aio
 from tests.ari_server import AriTestServer
 from tests.ari_spec import AriSpec, SpecViolation
 
@@ -112,7 +112,7 @@ def test_the_client_sees_refusals_as_ari_request_errors() -> None:
             assert caught.value.status == 400
 
     try:
-        asyncio.run(scenario())
+        aio.run(scenario)
     finally:
         server.stop()
     assert server.violations == []

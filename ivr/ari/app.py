@@ -4,6 +4,27 @@ It runs as its own process (``gridline ari``), never inside the web server: it h
 Asterisk for as long as it lives and keeps every call's state in memory. Events are routed to the call
 they concern (the caller's channel, its playbacks and recordings, the agent leg we originated for it);
 see :mod:`ivr.ari.client` for the reader, lanes and reconnection.
+
+**Agents (ACD): how offers cross processes.** They do not: the web and worker processes run
+:mod:`ivr.acd` for Twilio's calls, but only this process can ring an agent for an Asterisk call and
+bridge them, so it finds agents itself (:mod:`ivr.ari.queue`) with the same :mod:`ivr.acd` functions and
+the same sources of truth. Whenever a call joins the queue or an offer ends, and every
+``ivr.ari.dispatch_poll_seconds`` while calls wait, it asks :class:`~ivr.ari.agents.PresencePool` for
+agents: who is available is the console's presence in the database (``users.presence``, longest
+available first), and an agent being rung is claimed in Redis with an expiry (:func:`ivr.acd.claim`),
+shared with Twilio's offers, so no agent rings for two calls. No offer exists only as a message between
+processes, so a restart loses none: a dead process's claims lapse after the ring time, its agent legs
+are hung up when the application is back (``GET /channels``), the agents are offered again, and the
+records of calls that ended meanwhile are closed (:class:`~ivr.ari.menu_port.Reconciler`: a caller who
+hung up in the queue leaves a call-back task).
+
+The agent who answers is bridged with the caller, is ``busy`` until the call ends (then ``available``
+again), and their console pops the call up (the ``{"event": "call", "user_id": ...}`` that
+:mod:`ivr.ari.call_services` publishes with :func:`ivr.calls.agent_connected`, as the Twilio driver
+does). One who lets it ring ``ivr.queue.agent_ring_seconds`` is hung up on and goes to
+``ivr.queue.missed_call_presence``, and the call goes to the next available agent. With
+``ivr.ari.agent_endpoints`` set the agents are those endpoints instead (:class:`~ivr.ari.agents.StaticPool`:
+no console, no database).
 """
 
 from __future__ import annotations
@@ -12,14 +33,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from intake.phones import mask_phone
-from ivr.ari.call import AGENT_ARG, BRIDGE_PREFIX, AriCall, CallRecord, Resync, Timeout
+from ivr.ari.agents import AgentPool, default_pool
+from ivr.ari.call import AGENT_ARG, BRIDGE_PREFIX, Announce, AriCall, CallRecord, Resync, RingTimeout, Timeout
 from ivr.ari.client import AriClient, Event
-from ivr.ari.menu_port import CallInfo, MenuEngine
+from ivr.ari.menu_port import CallInfo, MenuEngine, Reconciler
+from ivr.ari.queue import CallQueue, NoAgentLeft, Offered
 from ivr.ari.settings import AriSettings
 from ivr.errors import AriRequestError
 
@@ -29,6 +53,8 @@ log = logging.getLogger(__name__)
 CallEndHook = Callable[[CallRecord], None]
 #: Media targets in playback/recording events: ``channel:<id>`` (``bridge:<id>`` are not ours).
 _CHANNEL_TARGET = "channel:"
+#: Items the application puts in a call's lane itself (each has a ``call_id``).
+_CALL_ITEMS = (Timeout, Resync, Announce, RingTimeout, Offered, NoAgentLeft)
 
 
 @dataclass(frozen=True)
@@ -47,7 +73,7 @@ class StasisApp:
         settings: AriSettings,
         engine: MenuEngine,
         on_call_end: CallEndHook | None = None,
-        on_agent_unanswered: Callable[[str], None] | None = None,
+        agents: AgentPool | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -55,16 +81,23 @@ class StasisApp:
         self.calls: dict[str, AriCall] = {}
         #: Agent legs we originated → the caller's call id (their events go to the caller's lane).
         self.agent_legs: dict[str, str] = {}
+        #: The callers waiting for an agent, and the task that offers them to agents.
+        pool = agents or default_pool(settings)
+        self.queue = CallQueue(pool, self.client.lanes.submit, settings.dispatch_poll_seconds)
         #: Calls finished since start (for the bench and the log).
         self.finished = 0
         self._on_call_end = on_call_end
-        self._on_agent_unanswered = on_agent_unanswered
+        self._background: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Serve calls until :meth:`stop`."""
+        dispatcher = asyncio.get_running_loop().create_task(self.queue.run(), name="call-queue")
         try:
             await self.client.run()
         finally:
+            dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatcher
             await self.client.aclose()
 
     def stop(self) -> None:
@@ -89,10 +122,14 @@ class StasisApp:
         if isinstance(item, _Orphan):
             await self._adopt(item)
             return
-        if isinstance(item, Timeout | Resync):
+        if isinstance(item, _CALL_ITEMS):
             call = self.calls.get(item.call_id)
             if call is not None:
-                await self._guarded(call, call.on_timeout(item) if isinstance(item, Timeout) else call.on_resync(item))
+                await self._guarded(call, call.on_item(item))
+            elif isinstance(item, Offered):
+                # The caller hung up before their offer arrived: the agent goes back.
+                await asyncio.to_thread(self.queue.pool.release, item.agent)
+                self.queue.poke()
             return
         lane = self.lane_of(item)
         call = self.calls.get(lane) if lane is not None else None
@@ -125,6 +162,18 @@ class StasisApp:
             call_id = str(bridge.id).rsplit("-", 1)[0]
             if str(bridge.name).startswith(BRIDGE_PREFIX) and call_id not in self.calls:
                 self.client.lanes.submit(str(bridge.id), _Orphan(str(bridge.id), None))
+        if isinstance(self.engine, Reconciler):
+            # The records of calls that ended while nobody watched (this process was down, or the socket).
+            coroutine = self._reconcile(self.engine, frozenset(states), frozenset(self.calls), time.time())
+            task = asyncio.get_running_loop().create_task(coroutine)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _reconcile(self, engine: Reconciler, live: frozenset[str], ours: frozenset[str], before: float) -> None:
+        try:
+            await asyncio.to_thread(engine.reconcile, live, ours, before)
+        except Exception:
+            log.exception("could not bring the call records up to date with Asterisk")
 
     async def _adopt(self, orphan: _Orphan) -> None:
         if orphan.channel is None:
@@ -176,19 +225,21 @@ class StasisApp:
         if self._on_call_end is not None:
             await asyncio.to_thread(self._on_call_end, record)
 
-    def agent_unanswered(self, endpoint: str) -> None:
-        if self._on_agent_unanswered is not None:
-            self._on_agent_unanswered(endpoint)
 
+def serve(
+    settings: AriSettings, engine: MenuEngine, on_call_end: CallEndHook | None = None, agents: AgentPool | None = None
+) -> None:
+    """Run the Stasis application in this process until SIGINT/SIGTERM (``gridline ari``).
 
-def serve(settings: AriSettings, engine: MenuEngine, on_call_end: CallEndHook | None = None) -> None:
-    """Run the Stasis application in this process until SIGINT/SIGTERM (``gridline ari``)."""
+    ``agents`` defaults to :func:`~ivr.ari.agents.default_pool`: the console's agents by presence, or
+    ``ivr.ari.agent_endpoints`` when set.
+    """
 
     # httpx logs every request at INFO: hundreds a second under load, and nothing we would not log ourselves.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def main() -> None:
-        app = StasisApp(settings, engine, on_call_end)
+        app = StasisApp(settings, engine, on_call_end, agents)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, app.stop)

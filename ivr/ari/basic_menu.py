@@ -1,9 +1,10 @@
 """A minimal built-in menu, until the configured menu engine drives the ARI driver.
 
-greeting → one key: 1 leave a message (record) · 2 wait for an agent (queue) · no input or a wrong key:
-the menu once more, then goodbye. It goes through the same port (:mod:`ivr.ari.menu_port`) as the hotline's
-engine and uses the same prompt names (so the same recordings), without a database: ``gridline ari
---menu basic`` is a first test of an Asterisk set-up, and the benchmark's menu.
+greeting → one key: 1 leave a message (record) · 2 wait for an agent (queue: the caller hears their
+place; a message when no agent takes the call) · no input or a wrong key: the menu once more, then
+goodbye. It goes through the same port (:mod:`ivr.ari.menu_port`) as the hotline's engine and uses the
+same prompt names (so the same recordings), without a database: ``gridline ari --menu basic`` is a first
+test of an Asterisk set-up, and the benchmark's menu.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ivr.ari.menu_port import (
     Hangup,
     NoAgent,
     Outcome,
+    QueueWait,
     Record,
     Recorded,
     Say,
@@ -60,4 +62,8 @@ class BasicMenu:
             return replace(state, step="talking"), []
         if state.step == "queue" and isinstance(outcome, NoAgent):
             return replace(state, step="record"), [Say(("no_agents",)), Record(("record",))]
+        if state.step == "queue" and isinstance(outcome, QueueWait):
+            return state, [Say(("queue_position", f"number:{outcome.position}"))]
+        if state.step in ("queue", "talking"):
+            return state, []  # keys on hold, the caller hanging up in the queue: keep holding
         return replace(state, step="done"), [Say(("goodbye",)), Hangup()]

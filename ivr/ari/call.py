@@ -23,6 +23,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from intake.phones import mask_phone
 from ivr.ari.agents import AgentOffer
 from ivr.ari.menu_port import (
@@ -47,7 +49,7 @@ from ivr.ari.menu_port import (
 )
 from ivr.ari.prompts import media_for
 from ivr.ari.queue import NoAgentLeft, Offered
-from ivr.errors import AriRequestError
+from ivr.errors import AriError, AriRequestError
 
 if TYPE_CHECKING:
     from ivr.ari.app import StasisApp
@@ -467,7 +469,26 @@ class AriCall:
         if item.leg != self._agent_leg or self._talk_bridge is not None:
             return
         self._ring_timer = None
-        await self._agent_missed("rang out", hang_up=True)
+        state = await self._leg_state(item.leg)
+        if state == "Up":
+            # Answered, but its StasisStart has not reached us (late, or lost while the socket was down).
+            await self._on_agent_answered()
+            return
+        await self._agent_missed("rang out", hang_up=state is not None)
+
+    async def _leg_state(self, leg: str) -> str | None:
+        """The agent leg's channel state (``Ring``, ``Up``, ...), ``None`` when it is gone, ``""`` if unknown."""
+        try:
+            channel = await self.app.client.rest.get_channel(leg)
+        except AriRequestError as err:
+            if err.status == 404:
+                return None
+            log.warning("call %s: could not look at agent leg %s: %s", self.id, leg, err)
+            return ""
+        except (AriError, httpx.HTTPError) as err:
+            log.warning("call %s: could not look at agent leg %s: %s", self.id, leg, type(err).__name__)
+            return ""
+        return str(channel.state)
 
     async def _agent_missed(self, why: str, *, hang_up: bool = False) -> None:
         """The agent offered the call did not take it: they are away, and the call waits for the next one."""
@@ -476,7 +497,11 @@ class AriCall:
         self._forget_agent_leg()  # first: the leg's own hang-up events are then no longer this call's
         self._offer = None
         if hang_up and leg is not None:
-            await self.app.client.hang_up_quietly(leg)
+            try:
+                await self.app.client.hang_up_quietly(leg)
+            except (AriError, httpx.HTTPError) as err:
+                # Asterisk's own ring timeout (RING_BACKSTOP_SECONDS later) ends the leg then.
+                log.warning("call %s: could not hang up agent leg %s: %s", self.id, leg, type(err).__name__)
         if agent is None:
             return
         log.info("call %s: %s did not answer (%s)", self.id, agent.endpoint, why)

@@ -1,15 +1,16 @@
 """The port between a phone-menu engine and the ARI driver.
 
 A menu engine is driver-independent: ``start(call)`` and ``step(state, outcome)`` return the engine's
-next state and a list of actions (say, gather, record, enqueue, leave the queue, hang up). The ARI driver carries out the
-actions one after the other and reports what came of the last one (keys, no input, a recording, an agent)
-as the next outcome. Nothing here knows about Asterisk; :mod:`ivr.ari.call` is the ARI side.
+next state and a list of actions (say, gather, record, enqueue, leave the queue, hang up). The ARI driver
+carries out the actions one after the other and reports what came of the last one (keys, no input, a
+recording, the queue, an agent) as the next outcome. Nothing here knows about Asterisk; :mod:`ivr.ari.call`
+is the ARI side.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 # --- actions: what the menu asks the driver to do -----------------------------------------------------
 
@@ -165,3 +166,14 @@ class MenuEngine(Protocol):
     def start(self, call: CallInfo) -> tuple[Any, list[Action]]: ...
 
     def step(self, state: Any, outcome: Outcome) -> tuple[Any, list[Action]]: ...
+
+
+@runtime_checkable
+class Reconciler(Protocol):
+    """A menu engine that keeps records of calls, told after each (re)connection what Asterisk has.
+
+    ``live``: the channels Asterisk has now; ``ours``: the calls this process holds; ``before``: the time
+    (epoch seconds) Asterisk was asked, so that a call recorded later is left alone. Called in a thread.
+    """
+
+    def reconcile(self, live: frozenset[str], ours: frozenset[str], before: float) -> None: ...

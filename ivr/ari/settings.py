@@ -21,6 +21,8 @@ class AriSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GRIDLINE_ARI__", extra="forbid", case_sensitive=False)
 
+    #: Whether ``gridline run`` also starts ``gridline ari`` (a machine with an Asterisk to drive).
+    enabled: bool = False
     #: Base URL of ARI: Asterisk's HTTP server (http.conf) plus ``/ari``.
     url: str = "http://127.0.0.1:8088/ari"
     #: An ``[user]`` section of ari.conf.
