@@ -72,3 +72,46 @@ def test_a_connected_call_pops_up_and_becomes_a_report(
         assert session.scalar(select(CallRecord.case_id)) == session.scalar(
             select(Case.id).where(Case.number == earlier)
         )
+
+
+def test_call_back_tasks_are_listed_in_queue_order_and_can_be_done(
+    runtime: Runtime, live_server: str, browser: Browser, make_user: Callable[..., str]
+) -> None:
+    from datetime import timedelta
+
+    from ivr.models import CallbackRequest
+
+    make_user("agent1", "agent")
+    now = utcnow()
+    with runtime.db.transaction() as session:
+        for index, (phone, reason, minutes_ago) in enumerate(
+            [("+8613900000001", "abandoned", 5), ("+8613900000002", "queue", 9)]
+        ):
+            call = CallRecord(
+                provider="twilio", provider_call_id=f"CA{index:032d}", caller_phone=phone, status="completed"
+            )
+            session.add(call)
+            session.flush()
+            session.add(
+                CallbackRequest(
+                    call_id=call.id, phone=phone, reason=reason, queued_at=now - timedelta(minutes=minutes_ago)
+                )
+            )
+    context = new_context(browser, live_server)
+    page, _ = new_page(context, live_server)
+    try:
+        sign_in(page, live_server, "agent1")
+        page.locator("#callback-list li").nth(1).wait_for()
+        rows = page.locator("#callback-list li").all_inner_texts()
+        # The caller who joined the queue first comes first, whichever asked first; numbers masked.
+        assert "139****0002" in rows[0] and "排队中要求回拨" in rows[0]
+        assert "139****0001" in rows[1] and "排队中挂断" in rows[1]
+        assert "+8613900000001" not in page.content()
+        page.locator("#callback-list li").first.locator("button").click()
+        page.wait_for_function("document.querySelectorAll('#callback-list li').length === 1")
+        assert page.locator("#callback-count").inner_text() == "1"
+    finally:
+        context.close()
+    with runtime.db.transaction() as session:
+        done = session.scalars(select(CallbackRequest).where(CallbackRequest.status != "open")).one()
+        assert done.phone == "+8613900000002" and done.done_by_id is not None

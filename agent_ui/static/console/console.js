@@ -248,6 +248,51 @@
     liveEvents.addEventListener("queue", refresh);
     liveEvents.addEventListener("open", refresh);  // catch up on anything missed while disconnected
   }
+  // Call-back tasks (abandoned calls, callers who asked to be called back), in their queue order.
+  const callbacks = document.getElementById("callbacks");
+  if (callbacks) {
+    const reasons = JSON.parse(callbacks.dataset.reasons);
+    const doneLabel = document.getElementById("callback-done-label").innerHTML;
+    const refreshCallbacks = async () => {
+      const response = await fetch(callbacks.dataset.source, { credentials: "same-origin" });
+      if (!response.ok) { return; }
+      const tasks = (await response.json()).callbacks;
+      document.getElementById("callback-list").replaceChildren(...tasks.map((task) => {
+        const li = document.createElement("li");
+        const done = document.createElement("button");
+        done.type = "button";
+        done.className = "small callback-done";
+        done.textContent = doneLabel;
+        done.addEventListener("click", async () => {
+          const answer = await post(callbacks.dataset.done.replace("/0/", "/" + task.id + "/"), {});
+          if (answer.ok) { refreshCallbacks(); } else { await showError(answer); }
+        });
+        li.append(task.caller + " · " + (reasons[task.reason] || task.reason) + " · " +
+          new Date(task.queued_at).toLocaleTimeString() + " ", done);
+        return li;
+      }));
+      document.getElementById("callback-count").textContent = tasks.length;
+      document.getElementById("callback-empty").hidden = tasks.length > 0;
+    };
+    refreshCallbacks();
+    if (liveEvents) { liveEvents.addEventListener("queue", refreshCallbacks); }
+  }
+  // The wallboard's hotline figures.
+  const hotline = document.getElementById("w-hotline");
+  if (hotline) {
+    const refreshHotline = async () => {
+      const response = await fetch(hotline.dataset.source, { credentials: "same-origin" });
+      if (!response.ok) { return; }
+      const f = await response.json();
+      const set = (id, value) => { document.getElementById(id).textContent = value; };
+      set("h-waiting", f.waiting); set("h-longest", f.longest_wait_seconds); set("h-calls", f.calls);
+      set("h-answered", f.answered); set("h-abandoned", f.abandoned); set("h-callbacks", f.open_callbacks);
+      set("h-available", f.agents_available);
+    };
+    refreshHotline();
+    if (liveEvents) { liveEvents.addEventListener("queue", refreshHotline); }
+  }
+
   // Incoming call: when the hotline connects a caller to this agent, the stream says so and the
   // console shows the caller (masked), their earlier cases and a draft report to fill in.
   const popup = document.getElementById("call-popup");
