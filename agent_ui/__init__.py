@@ -210,6 +210,7 @@ register(
     {
         "console.col.due": {"zh": "受理时限", "en": "Due"},
         "call.title": {"zh": "来电", "en": "Incoming call"},
+        "nav.leader": {"zh": "领导指派", "en": "My assignments"},
         "callback.title": {"zh": "回拨任务", "en": "Call-back tasks"},
         "callback.empty": {"zh": "暂无回拨任务", "en": "No call-back waiting"},
         "callback.done": {"zh": "已回拨", "en": "Called back"},

@@ -46,7 +46,7 @@ bp = Blueprint(
 QUEUE_PAGE_ROWS = 50
 LOGIN_RATE_LIMIT = "30/minute"
 #: Where roles without a seat in the console land after signing in.
-LANDING_PAGES = {Role.DEPARTMENT: "followup.unit_cases", Role.LEADER: "maps.map_page"}
+LANDING_PAGES = {Role.DEPARTMENT: "followup.unit_cases", Role.LEADER: "leader.page"}
 
 
 def _safe_next(target: str | None) -> str:

@@ -27,3 +27,9 @@ class UnknownEvent(ChannelError):
     """A well-formed payload of a kind this channel does not handle."""
 
     status = 422
+
+
+class NotFound(ChannelError):
+    """The sender names something this channel does not know (a platform, a service, a request)."""
+
+    status = 404

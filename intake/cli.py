@@ -249,6 +249,195 @@ def ari(menu_name: str) -> None:
 # --- end of Asterisk ----------------------------------------------------------------------------------
 
 
+# --- Grid workers, inbound mail (issue 6) ---------------------------------------------------------------
+
+
+@main.group("grid-workers")
+def grid_workers() -> None:
+    """Grid workers (网格员): the register and their devices' tokens."""
+
+
+@grid_workers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def grid_workers_import(file: str) -> None:
+    """Create or update grid workers from CSV (code, name, phone, grid_code[, active]); all or nothing."""
+    from channels.grid.workers import WorkerImportError, import_workers
+
+    runtime = _runtime()
+    wiring.import_models()
+    try:
+        with runtime.db.transaction() as session:
+            done = import_workers(session, file)
+    except WorkerImportError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"grid workers: {done.created} created, {done.updated} updated, {done.unchanged} unchanged")
+
+
+@grid_workers.command("token")
+@click.argument("code")
+@click.option("--label", default="issued by the center", help="What the token is for (a device's name).")
+@click.option("--days", type=int, help="Expire after this many days (default: until revoked).")
+def grid_workers_token(code: str, label: str, days: int | None) -> None:
+    """Print a bearer token for grid worker CODE's device (shown once; only its hash is kept)."""
+    from channels.grid.workers import issue_token, worker_by_code
+
+    runtime = _runtime()
+    wiring.import_models()
+    with runtime.db.transaction() as session:
+        worker = worker_by_code(session, code)
+        if worker is None or not worker.active:
+            raise click.ClickException(f"no active grid worker {code}")
+        click.echo(issue_token(session, worker, label, days=days))
+
+
+@main.command("email-smtp")
+@click.option("--host", help="Listen address (default: email.listen_host).")
+@click.option("--port", type=int, help="Listen port (default: email.listen_port).")
+def email_smtp(host: str | None, port: int | None) -> None:
+    """Receive mail over SMTP for the addresses in email.inbound_addresses; each mail becomes a report."""
+    from channels.email.smtp_server import serve
+
+    runtime = _runtime()
+    wiring.init_worker()
+    if not runtime.config.email.our_addresses:
+        raise click.ClickException("set email.inbound_addresses (or email.from_address) first")
+    serve(host or runtime.config.email.listen_host, port or runtime.config.email.listen_port)
+
+
+@main.command("email-poll")
+@click.option("--once", is_flag=True, help="Poll once and stop.")
+def email_poll(once: bool) -> None:
+    """Fetch new mail from the IMAP mailbox (email.imap_*) every email.imap_poll_seconds."""
+    from channels.email.imap import poll_forever, poll_once
+
+    runtime = _runtime()
+    wiring.init_worker()
+    if not runtime.config.email.imap_host:
+        raise click.ClickException("set email.imap_host (and imap_username, GRIDLINE_EMAIL__IMAP_PASSWORD) first")
+    if once:
+        click.echo(f"email: {poll_once(runtime.config.email)} new message(s)")
+    else:
+        poll_forever(runtime.config.email)
+
+
+# --- end of grid workers, inbound mail ------------------------------------------------------------------
+
+
+# --- partner platforms (Open311) -----------------------------------------------------------------------
+
+
+@main.group()
+def partners() -> None:
+    """Partner platforms that file Open311 requests, each with its own API key."""
+
+
+def _partner_key(action: str, name: str) -> str:
+    from channels.open311 import partners as keys
+
+    runtime = _runtime()
+    wiring.import_models()
+    try:
+        with runtime.db.transaction() as session:
+            return {"add": keys.add_partner, "rotate": keys.rotate_key}[action](session, name)
+    except AuthError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@partners.command("add")
+@click.argument("name")
+def partners_add(name: str) -> None:
+    """Register partner NAME and print its API key (shown once; only its hash is kept)."""
+    click.echo(_partner_key("add", name))
+
+
+@partners.command("rotate")
+@click.argument("name")
+def partners_rotate(name: str) -> None:
+    """Print a new API key for partner NAME; the old one stops working at once."""
+    click.echo(_partner_key("rotate", name))
+
+
+@partners.command("revoke")
+@click.argument("name")
+def partners_revoke(name: str) -> None:
+    """Stop partner NAME's API key from working."""
+    from channels.open311.partners import revoke_partner
+
+    runtime = _runtime()
+    wiring.import_models()
+    try:
+        with runtime.db.transaction() as session:
+            revoke_partner(session, name)
+    except AuthError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"revoked partner {name}")
+
+
+# --- end partner platforms ------------------------------------------------------------------------------
+
+
+# --- Camera alarms (探头巡查, issue 6) -------------------------------------------------------------------
+
+
+@main.group()
+def cameras() -> None:
+    """The camera registry and the devices that push alarms."""
+
+
+@cameras.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def cameras_import(file: str) -> None:
+    """Create or update cameras from CSV (code[, name, vendor, mac, serial, ip, channel, lat, lon, ...])."""
+    from channels.camera.registry import bump_version, import_cameras
+    from routing.errors import RoutingError
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            done = import_cameras(session, file)
+    except RoutingError as err:
+        raise click.ClickException(str(err)) from err
+    bump_version()
+    click.echo(f"cameras: {done.created} created, {done.updated} updated, {done.unchanged} unchanged")
+
+
+@cameras.command("sender")
+@click.argument("name")
+@click.option("--auth", "auth", required=True, type=click.Choice(["http", "token", "hmac", "mqtt"]))
+@click.option("--password", help="http: the device's password (at least 8 characters); generated if omitted.")
+def cameras_sender(name: str, auth: str, password: str | None) -> None:
+    """Create or re-key a sender (camera, NVR, platform, Frigate); prints its credential once."""
+    from channels.camera.registry import SenderError, bump_version, create_sender
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            credential = create_sender(session, name, auth, password)
+    except SenderError as err:
+        raise click.ClickException(str(err)) from err
+    bump_version()
+    what = {"http": "password", "token": "ONVIF consumer token", "hmac": "webhook secret"}.get(auth)
+    click.echo(f"sender {name} ({auth})" + (f"; {what}: {credential}" if what else ""))
+
+
+@main.command("camera-mqtt")
+def camera_mqtt() -> None:
+    """Subscribe to Frigate's events on the MQTT broker (camera.mqtt settings); its own process."""
+    from channels.camera.mqtt import serve
+    from channels.camera.settings import camera_settings
+
+    runtime = _runtime()
+    wiring.init_worker()
+    try:
+        settings = camera_settings(runtime.config)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from err
+    serve(runtime, settings)
+
+
+# --- end of camera alarms -------------------------------------------------------------------------------
+
+
 @main.command("worker")
 @click.option("--count", type=int, default=1, show_default=True, help="Worker processes.")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
@@ -338,6 +527,8 @@ def run(no_demo: bool) -> None:
         children["worker"] = [sys.executable, "-m", "intake.cli", "worker", "--count", str(config.worker.count)]
     if (config.ivr.get("ari") or {}).get("enabled"):
         children["ari"] = [sys.executable, "-m", "intake.cli", "ari"]
+    if config.email.inbound_addresses:
+        children["email-smtp"] = [sys.executable, "-m", "intake.cli", "email-smtp"]
     click.echo(f"Gridline on {config.public_url}  (Ctrl-C stops)")
     _supervise(children)
 

@@ -139,10 +139,36 @@ class EmailConfig(_Section):
     from_address: str = ""
     #: Seconds one SMTP conversation may take.
     timeout_seconds: float = Field(30.0, gt=0)
+    # Inbound mail (channels/email): ``gridline email-smtp`` receives, ``gridline email-poll`` polls IMAP.
+    #: Addresses whose mail becomes reports; anything else is refused (we are no relay). Empty: from_address.
+    inbound_addresses: list[str] = []
+    #: Where ``gridline email-smtp`` listens (behind the district's mail gateway: MX or a forward).
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(2525, ge=1, le=65535)
+    #: Largest inbound message accepted, in bytes (SMTP SIZE).
+    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    #: Answer a mail that opened a case with its number (RFC 3834 auto-reply headers; never to auto-mail).
+    acknowledge: bool = True
+    #: IMAP mailbox polled by ``gridline email-poll``; empty imap_host: no polling.
+    imap_host: str = ""
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_security: Literal["tls", "starttls", "none"] = "tls"
+    imap_username: str = ""
+    #: From the environment: GRIDLINE_EMAIL__IMAP_PASSWORD.
+    imap_password: str = ""
+    imap_mailbox: str = "INBOX"
+    #: Seconds between polls.
+    imap_poll_seconds: float = Field(60.0, gt=0)
 
     @property
     def configured(self) -> bool:
         return bool(self.smtp_host and self.from_address)
+
+    @property
+    def our_addresses(self) -> frozenset[str]:
+        """Inbound addresses, lower-cased: the configured ones, else the address we send from."""
+        addresses = self.inbound_addresses or ([self.from_address] if self.from_address else [])
+        return frozenset(address.strip().lower() for address in addresses if address.strip())
 
 
 class DemoConfig(_Section):
@@ -173,6 +199,19 @@ class Config(BaseSettings):
     #: The phone menu, call queue and telephony drivers; validated by ``ivr.settings`` (kept as data
     #: so that the core never imports the ivr package).
     ivr: dict[str, Any] = {}
+    #: City-level dispatch (市级派单): platforms, their secrets and callback URLs, category mapping;
+    #: validated by ``channels.city.settings`` (kept as data: the core never imports channels).
+    city: dict[str, Any] = {}
+    #: The Open311 GeoReport v2 server: services mapped onto the taxonomy; validated by
+    #: ``channels.open311.settings``.
+    open311: dict[str, Any] = {}
+    #: Grid workers (网格员): sign-in and check tasks; validated by ``channels.grid.settings``.
+    grid: dict[str, Any] = {}
+    #: The citizen app (社管通): SMS sign-in codes and sessions; validated by ``channels.app.settings``.
+    app: dict[str, Any] = {}
+    #: Camera alarms (探头巡查): receivers, storm collapsing, liveness, the Frigate MQTT subscriber;
+    #: validated by ``channels.camera.settings``.
+    camera: dict[str, Any] = {}
 
     @classmethod
     def settings_customise_sources(

@@ -12,7 +12,18 @@ from typing import Any
 #: Packages that join the application, in the order they are wired.
 PACKAGES = ("routing", "channels", "agent_ui", "ivr")
 #: Modules that declare tables (imported so that migrations see every table).
-MODEL_MODULES = ("intake.models", "routing.models", "ivr.models")
+MODEL_MODULES = (
+    "intake.models",
+    "routing.models",
+    "ivr.models",
+    "channels.city.models",
+    "channels.open311.models",
+    "channels.grid.models",
+    "channels.app.models",
+    "channels.email.models",
+    "channels.leader.models",
+    "channels.camera.models",
+)
 
 _worker_ready = False
 

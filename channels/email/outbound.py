@@ -1,7 +1,10 @@
 """Outbound mail over SMTP (run by workers via :mod:`intake.outbound`).
 
-A message's first line is the subject, the rest the body. The standard library's ``smtplib`` is
-the client: SMTP submission needs nothing more, and it speaks STARTTLS, implicit TLS and AUTH.
+A message's first line is the subject, the rest the body. Every mail's Message-ID is stored
+(:class:`channels.email.models.MailRecord`) so that a reply to it finds its case; answers to citizens
+are queued with theirs fixed in advance, and carry ``In-Reply-To`` and ``Auto-Submitted``. The
+standard library's ``smtplib`` is the client: SMTP submission needs nothing more, and it speaks
+STARTTLS, implicit TLS and AUTH.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from channels.email.models import MailKind, MailRecord
 from intake.config import EmailConfig
 from intake.errors import DeliveryFailed
 from intake.models import OutboundMessage
@@ -20,16 +27,52 @@ from intake.runtime import get_runtime
 log = logging.getLogger(__name__)
 
 
-def compose(message: OutboundMessage, config: EmailConfig) -> EmailMessage:
+def compose(message: OutboundMessage, config: EmailConfig, thread: MailRecord | None = None) -> EmailMessage:
+    """The mail for ``message``; ``thread`` (stored when it was queued) fixes its Message-ID and what it answers."""
     subject, _, body = message.body.partition("\n")
     mail = EmailMessage()
     mail["From"] = config.from_address
     mail["To"] = message.to
     mail["Subject"] = subject.strip()
     mail["Date"] = formatdate(localtime=True)
-    mail["Message-ID"] = make_msgid(idstring=f"gl{message.id}", domain=config.from_address.partition("@")[2])
+    if thread is not None:
+        mail["Message-ID"] = f"<{thread.message_id}>"
+        if thread.in_reply_to:
+            mail["In-Reply-To"] = f"<{thread.in_reply_to}>"
+            mail["References"] = f"<{thread.in_reply_to}>"
+        # RFC 3834: our answers are machine-made; other robots must not answer them (no mail loops).
+        mail["Auto-Submitted"] = "auto-replied" if thread.kind == "ack" else "auto-generated"
+    else:
+        mail["Message-ID"] = make_msgid(idstring=f"gl{message.id}", domain=config.from_address.partition("@")[2])
     mail.set_content(body.strip() or subject.strip())
     return mail
+
+
+def _thread_of(message: OutboundMessage) -> MailRecord | None:
+    with get_runtime().db.transaction() as session:
+        row = session.scalar(select(MailRecord).where(MailRecord.outbound_id == message.id))
+        if row is not None:
+            session.expunge(row)
+        return row
+
+
+def _remember_sent(message: OutboundMessage, message_id: str) -> None:
+    """Keep the Message-ID of a mail that was not queued with one (unit notices): replies find its case."""
+    try:
+        with get_runtime().db.transaction() as session:
+            session.add(
+                MailRecord(
+                    direction="out",
+                    message_id=message_id,
+                    kind=MailKind.OUTBOUND,
+                    address=message.to[:254],
+                    subject=message.body.partition("\n")[0][:255],
+                    case_id=message.case_id,
+                    outbound_id=message.id,
+                )
+            )
+    except IntegrityError:
+        pass  # sent before (a retried job after a lost acknowledgement): the first record stands
 
 
 def send_email(message: OutboundMessage) -> str:
@@ -37,7 +80,8 @@ def send_email(message: OutboundMessage) -> str:
     config = get_runtime().config.email
     if not config.configured:
         raise DeliveryFailed("email is not configured (email.smtp_host, email.from_address)", permanent=True)
-    mail = compose(message, config)
+    thread = _thread_of(message)
+    mail = compose(message, config, thread)
     try:
         if config.security == "tls":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -56,4 +100,6 @@ def send_email(message: OutboundMessage) -> str:
     except (smtplib.SMTPException, OSError) as err:
         raise DeliveryFailed(f"SMTP: {type(err).__name__}: {err}") from err
     log.info("mail for message %s accepted by %s", message.id, config.smtp_host)
-    return str(mail["Message-ID"])[:64]  # the provider id column's width; enough to find the mail
+    if thread is None:
+        _remember_sent(message, str(mail["Message-ID"]).strip("<> "))
+    return str(mail["Message-ID"])[:64]  # the provider id column's width; the full id is in email_messages

@@ -222,6 +222,9 @@
       const response = await fetch(table.dataset.source, { credentials: "same-origin" });
       if (!response.ok) { return; }
       const cases = (await response.json()).cases;
+      // Cases a leader assigned or flagged (领导指派) carry a mark (the leader channel's endpoint, if any).
+      const markResponse = await fetch(table.dataset.marks, { credentials: "same-origin" });
+      const leaderMarks = markResponse.ok ? await markResponse.json() : { marks: {}, label: "" };
       const body = table.tBodies[0];
       body.replaceChildren(...cases.map((row) => {
         const tr = document.createElement("tr");
@@ -232,6 +235,12 @@
         const dueCell = document.createElement("td");
         dueCell.append(due);
         const summary = cell(row.summary);
+        if (leaderMarks.marks[row.number]) {
+          const mark = document.createElement("span");
+          mark.className = "badge leader";
+          mark.textContent = leaderMarks.label + " ";
+          summary.prepend(mark);
+        }
         if (row.returns) {
           const badge = document.createElement("span");
           badge.className = "badge alert";
