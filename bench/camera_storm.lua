@@ -9,7 +9,8 @@
 -- camera's line-crossing rule sends while the problem lasts. Time is cut into slices of INTERVAL; a
 -- slice's alarms are sent from its start (delay() holds the connection until then), all times scaled
 -- by SCALE. Behind schedule, a connection sends at once: the storm then stretches, it never thins out.
--- When its schedule is done the thread writes "<DONE_PREFIX><t>" (the wall time) and stops.
+-- When its schedule is done and answered, the thread writes "<DONE_PREFIX><t>" (the time of its last
+-- answer) and sends /livez until the bench stops wrk.
 -- done() prints one line "BENCH_JSON {...}", as bench/sms_wrk.lua does.
 
 local ffi = require("ffi")
@@ -46,9 +47,10 @@ local n, nthreads, cameras, ramp, interval, repeats, t0, scale, done_file = 0, 1
 local slice, lo, hi, pos, last_slice = -1, 1, 0, 1, -1
 local exhausted, finished = false, false
 local exhausted_at = 0
+local last_answer = 0 -- when the last alarm was answered: the storm's end, as the server saw it
 --- Seconds to wait for the last answers once the schedule is done; a connection the server dropped
 --- (counted by wrk as an error) never answers.
-local GRACE_SECONDS = 15
+local GRACE_SECONDS = 2
 local template = [[<?xml version="1.0" encoding="UTF-8"?>
 <EventNotificationAlert version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema">
 <ipAddress>10.%d.%d.%d</ipAddress>
@@ -124,13 +126,15 @@ local function advance()
   return true
 end
 
+-- Report the thread's end to the bench, which stops wrk once every thread has. The thread keeps sending
+-- /livez meanwhile instead of stopping: connections a stopped thread leaves open would hold gunicorn's
+-- sync workers, each waiting for a request that never comes.
 local function finish()
   if not finished then
     finished = true
     local out = io.open(done_file .. id, "w")
-    out:write(string.format("%.6f\n", now()))
+    out:write(string.format("%.6f\n", last_answer > 0 and last_answer or now()))
     out:close()
-    wrk.thread:stop()
   end
 end
 
@@ -142,7 +146,7 @@ function delay()
     if not finished and now() - exhausted_at > GRACE_SECONDS then
       finish()
     end
-    return 100
+    return 0
   end
   local wait = (t0 + slice * interval * scale - now()) * 1000
   return wait > 0 and wait or 0
@@ -179,6 +183,7 @@ function response(status, headers, body)
     return -- a /livez filler, sent while the last alarms were answered
   end
   answered = answered + 1
+  last_answer = now()
   if status >= 200 and status < 300 then
     s2xx = s2xx + 1
   elseif status >= 400 and status < 500 then

@@ -133,3 +133,16 @@ def test_frigate_false_positive_is_stored_but_ignored() -> None:
     [alarm] = frigate.parse(json.dumps(event).encode(), zone=ZONE).alarms
     assert alarm.ignore and alarm.event_id == "1689768251.095724-jk5d54"
     assert frigate.topic_prefix("frigate/events") == "frigate" and frigate.topic_prefix("frigate/stats") is None
+
+
+def test_settings_errors_name_the_key() -> None:
+    from channels.camera.settings import camera_settings
+    from intake.config import load_config
+    from intake.errors import ConfigError
+
+    config = load_config(camera={"quiet_period_seconds": 0, "mqtt": {"instances": [{"prefix": "a/#"}]}})
+    with pytest.raises(ConfigError) as err:
+        camera_settings(config)
+    assert "camera.quiet_period_seconds" in str(err.value) and "camera.mqtt.instances.0.prefix" in str(err.value)
+    settings = camera_settings(load_config(camera={"case_kinds": ["garbage", "smoke_fire"]}))
+    assert settings.case_kinds == [Kind.GARBAGE, Kind.SMOKE_FIRE]

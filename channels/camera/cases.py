@@ -65,17 +65,19 @@ def unsubmitted_waiting(older_than: timedelta) -> bool:
 
 
 def submit_incidents(max_seconds: float | None = None) -> int:
-    """The RQ job: turn every incident without a case into one; return how many were submitted."""
+    """The RQ job: turn every incident without a case into one; return how many were submitted.
+
+    Like the drainer, it leaves the wake-up flag set while it runs and clears it on the way out.
+    """
     runtime = get_runtime()
     settings = camera_settings(runtime.config)
     lock = runtime.redis.lock(runtime.key("camera", "submit", "lock"), timeout=LOCK_TTL_SECONDS, thread_local=False)
     if not lock.acquire(blocking=False):
-        return 0
+        return 0  # the holder looks again once it is done
     total = 0
     deadline = time.monotonic() + (max_seconds or settings.drain_job_seconds)
     try:
         while time.monotonic() < deadline:
-            runtime.redis.delete(wake_key(runtime))
             done = _submit_batch(runtime)
             total += done
             with suppress(LockError):
@@ -87,7 +89,10 @@ def submit_incidents(max_seconds: float | None = None) -> int:
             lock.release()
     if total:
         log.info("camera incidents submitted as cases: %d", total)
-    if total and unsubmitted_waiting(timedelta(0)):
+    # The flag stood while we ran (incidents opened meanwhile enqueued nothing): clear it, then look once
+    # more, so that an incident opened just before is not left waiting for the periodic sweep.
+    runtime.redis.delete(wake_key(runtime))
+    if unsubmitted_waiting(timedelta(0)):
         wake(runtime)
     return total
 

@@ -96,12 +96,18 @@ def children(element: ET.Element) -> dict[str, ET.Element]:
     return found
 
 
-def find_local(element: ET.Element, name: str) -> ET.Element | None:
-    """The first descendant with local name ``name``, in any namespace."""
+def find_locals(element: ET.Element, names: frozenset[str]) -> dict[str, ET.Element]:
+    """The first descendant with each of ``names`` as its local name, in any namespace (one pass)."""
+    found: dict[str, ET.Element] = {}
     for node in element.iter():
-        if local(node.tag) == name and node is not element:
-            return node
-    return None
+        if node is element:
+            continue
+        name = local(node.tag)
+        if name in names and name not in found:
+            found[name] = node
+            if len(found) == len(names):
+                break
+    return found
 
 
 def text_of(element: ET.Element | None) -> str:

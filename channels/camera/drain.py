@@ -50,6 +50,8 @@ CONSUMER = "drainer"
 LOCK_TTL_SECONDS = 60
 #: How often the periodic job comes round, in seconds (it works only every housekeeping interval).
 HOUSEKEEPING_PERIOD_SECONDS = 15
+#: Seconds a small read waits before the next one, so that batches fill up under load.
+BATCH_GATHER_SECONDS = 0.05
 #: Cameras listed on one offline incident.
 MAX_OFFLINE_LISTED = 500
 
@@ -123,37 +125,41 @@ class Entry:
 def parse_entry(stream_id: bytes, fields: dict[bytes, bytes] | None) -> Entry | None:
     if not fields:
         return None  # deleted while still pending: already stored
-    vendor = fields.get(b"v", b"").decode()
-    sender = fields.get(b"s", b"")
+    meta = json.loads(fields[b"m"])
+    vendor = meta.get("v", "")
     return Entry(
         stream_id=stream_id.decode(),
-        received=datetime.fromtimestamp(float(fields[b"t"]), UTC),
-        sender_id=int(sender) if sender else None,
+        received=datetime.fromtimestamp(float(meta["t"]), UTC),
+        sender_id=meta.get("s"),
         vendor=vendor,
-        content_type=fields.get(b"c", b"").decode("utf-8", "replace"),
+        content_type=meta.get("c", ""),
         raw=fields.get(b"r"),
-        status=fields.get(b"st", AlarmStatus.OK.encode()).decode(),
-        reason=fields[b"e"].decode("utf-8", "replace") if b"e" in fields else None,
-        alarms=ingest.decode(vendor, json.loads(fields.get(b"a", b"[]")), fields),
+        status=meta.get("st", AlarmStatus.OK),
+        reason=meta.get("e"),
+        alarms=ingest.decode(vendor, meta.get("a", ()), fields),
     )
 
 
 def drain(max_seconds: float | None = None) -> dict[str, int]:
-    """The RQ job: drain the stream until it is empty or ``max_seconds`` have passed."""
+    """The RQ job: drain the stream until it is empty or ``max_seconds`` have passed.
+
+    While it runs, the wake-up flag stays set, so receivers enqueue no further jobs; on the way out it
+    releases the lock, clears the flag and looks at the stream once more: an entry added before the
+    flag was cleared found it set and enqueued nothing, so the drainer wakes its successor itself.
+    """
     runtime = get_runtime()
     settings = camera_settings(runtime.config)
     lock = runtime.redis.lock(lock_key(runtime), timeout=LOCK_TTL_SECONDS, thread_local=False)
     if not lock.acquire(blocking=False):
-        return {"busy": 1}  # another drainer is at it; it re-checks the stream before it stops
+        return {"busy": 1}  # the holder looks at the stream again before it stops
     try:
         drainer = Drainer(runtime, settings, lock)
         counts = drainer.run(max_seconds or settings.drain_job_seconds)
     finally:
         with suppress(LockError):
             lock.release()
+    runtime.redis.delete(ingest.wake_key(runtime))
     if runtime.redis.xlen(ingest.stream_key(runtime)):
-        # Entries came in after our last empty read (their wake-up found the lock taken): go again.
-        runtime.redis.delete(ingest.wake_key(runtime))
         ingest.wake(runtime)
     return counts
 
@@ -174,6 +180,7 @@ def housekeeping_job() -> dict[str, int]:
         ingest.wake(runtime)
         counts["stream_waiting"] += 1
     if cases.unsubmitted_waiting(timedelta(seconds=runtime.config.worker.stale_after_seconds)):
+        runtime.redis.delete(cases.wake_key(runtime))  # waiting this long: its wake-up was lost
         cases.wake(runtime)
         counts["incidents_waiting"] += 1
     lock = runtime.redis.lock(lock_key(runtime), timeout=LOCK_TTL_SECONDS, thread_local=False)
@@ -266,10 +273,13 @@ class Drainer:
             pass
         if cases.unsubmitted_waiting(timedelta(0)):
             cases.wake(self.runtime)  # incidents a dead drainer stored without waking the submitter
+        idle_since: float | None = None
         while True:
-            # Cleared before reading: an entry added from now on sets it again and gets a job.
-            redis_client.delete(ingest.wake_key(self.runtime))
-            count = self._round(replay=False)
+            # Waiting for entries a little (rather than stopping at the first empty read) keeps one job
+            # with its registry and book loaded through a storm's gaps; small reads are left to fill up,
+            # because each batch costs a transaction whatever its size.
+            block_ms = int(self.settings.drain_idle_seconds * 1000) if idle_since is not None else None
+            count = self._round(replay=False, block_ms=block_ms)
             if self.lock is not None:
                 with suppress(LockError):
                     self.lock.extend(LOCK_TTL_SECONDS, replace_ttl=True)
@@ -279,20 +289,25 @@ class Drainer:
                 housekeeping_key(self.runtime), 1, nx=True, ex=self.settings.housekeeping_interval_seconds
             ):
                 self.housekeeping(utcnow())
-            if count == 0:
-                break
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 self.flush(utcnow())
-                redis_client.delete(ingest.wake_key(self.runtime))
-                ingest.wake(self.runtime)
+                break  # drain() hands over to the next job
+            if count:
+                idle_since = None
+                if count < self.settings.drain_batch // 4:
+                    time.sleep(BATCH_GATHER_SECONDS)
+            elif idle_since is None and self.settings.drain_idle_seconds > 0:
+                idle_since = now
+            else:
                 break
         if self.counts["alarms"] or self.counts["incidents"]:
             log.info("camera drain: %s", dict(self.counts))
         return dict(self.counts)
 
-    def _round(self, *, replay: bool) -> int:
+    def _round(self, *, replay: bool, block_ms: int | None = None) -> int:
         response = self.runtime.redis.xreadgroup(
-            GROUP, CONSUMER, {self.stream: "0" if replay else ">"}, count=self.settings.drain_batch
+            GROUP, CONSUMER, {self.stream: "0" if replay else ">"}, count=self.settings.drain_batch, block=block_ms
         )
         entries = response[0][1] if response else []
         if not entries:

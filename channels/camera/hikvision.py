@@ -20,7 +20,7 @@ from typing import Any
 
 from channels.camera import multipart
 from channels.camera.alarm import CameraAlarm, Kind, Parsed, Picture, State, normalize_mac, to_int
-from channels.camera.decoding import children, find_local, parse_json, parse_xml, text_of
+from channels.camera.decoding import children, find_locals, parse_json, parse_xml, text_of
 from channels.camera.times import parse_time
 from channels.errors import MalformedPayload, UnknownEvent
 
@@ -53,6 +53,8 @@ KINDS: dict[str, Kind] = {
     "videoloss": Kind.VIDEO_LOSS,
     "heartbeat": Kind.HEARTBEAT,
 }
+#: Elements read below the top level: the first region, a duration's real type, an NVR's serial number.
+_NESTED = frozenset({"DetectionRegionEntry", "relationEvent", "serialNumber"})
 _EVENT_PARTS = ("application/xml", "text/xml", "application/json", "text/json", "text/plain")
 
 
@@ -114,14 +116,13 @@ def _from_xml(root: ET.Element, notes: list[str], zone: str, pictures: tuple[Pic
         raise MalformedPayload(f"root element is <{name}>, not <{ROOT}>")
     fields = children(root)
     values = {key: text_of(element) for key, element in fields.items()}
-    region = find_local(root, "DetectionRegionEntry")
+    nested = find_locals(root, _NESTED)
+    region = nested.get("DetectionRegionEntry")
     region_fields = children(region) if region is not None else {}
-    duration = find_local(root, "relationEvent")
-    serial = find_local(root, "serialNumber")
     document: dict[str, Any] = {
         **values,
-        "serialNumber": text_of(serial),
-        "relationEvent": text_of(duration),
+        "serialNumber": text_of(nested.get("serialNumber")),
+        "relationEvent": text_of(nested.get("relationEvent")),
         "regionID": text_of(region_fields.get("regionID")),
         "detectionTarget": text_of(region_fields.get("detectionTarget")),
         "namespace": root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else "",

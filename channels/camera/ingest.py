@@ -45,17 +45,19 @@ def accept(
     received: float,
 ) -> None:
     """Append a parsed request; raises redis.RedisError when Redis cannot take it (answer 503)."""
-    fields: dict[str, Any] = _common(sender_id, vendor, content_type, received)
+    meta = _meta(sender_id, vendor, content_type, received)
+    fields: dict[str, Any] = {}
     alarms = []
     for index, alarm in enumerate(parsed.alarms):
         encoded, pictures = _encode(alarm, index)
         alarms.append(encoded)
         fields.update(pictures)
-    fields["a"] = json.dumps(alarms, separators=(",", ":"), ensure_ascii=False)
+    meta["a"] = alarms
     notes = [*parsed.notes, *(note for alarm in parsed.alarms for note in alarm.notes)]
     if notes:
-        fields["st"] = AlarmStatus.REPAIRED
-        fields["e"] = "; ".join(dict.fromkeys(notes))[:500]
+        meta["st"] = AlarmStatus.REPAIRED
+        meta["e"] = "; ".join(dict.fromkeys(notes))[:500]
+    fields["m"] = json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
     if any(alarm.kind is not Kind.HEARTBEAT for alarm in parsed.alarms):
         # Heartbeats are not alarms: their bodies are not kept (2,700 a second in a district this size).
         fields["r"] = raw
@@ -66,13 +68,14 @@ def reject(
     sender_id: int | None, vendor: str, raw: bytes, content_type: str, received: float, status: str, reason: str
 ) -> None:
     """Keep a body that could not be read (or named an event we do not handle), with the reason."""
-    fields = _common(sender_id, vendor, content_type, received)
-    fields.update({"st": status, "e": reason[:500], "r": raw, "a": "[]"})
-    _push(get_runtime(), fields)
+    meta = _meta(sender_id, vendor, content_type, received)
+    meta.update({"st": status, "e": reason[:500], "a": []})
+    _push(get_runtime(), {"m": json.dumps(meta, separators=(",", ":"), ensure_ascii=False), "r": raw})
 
 
-def _common(sender_id: int | None, vendor: str, content_type: str, received: float) -> dict[str, Any]:
-    return {"t": repr(received), "s": "" if sender_id is None else str(sender_id), "v": vendor, "c": content_type[:128]}
+def _meta(sender_id: int | None, vendor: str, content_type: str, received: float) -> dict[str, Any]:
+    # One JSON field rather than one stream field each: every field is a reply element to parse again.
+    return {"t": received, "s": sender_id, "v": vendor, "c": content_type[:128]}
 
 
 def _push(runtime: Runtime, fields: dict[str, Any]) -> None:

@@ -93,6 +93,9 @@ class CameraSettings(_Strict):
     drain_batch: int = Field(2000, ge=1, le=50_000)
     #: Seconds one drain job runs before it hands over to the next (RQ job timeouts, fairness).
     drain_job_seconds: int = Field(30, ge=1, le=600)
+    #: Seconds a drain job waits for more entries once the stream is empty before it stops (a new job
+    #: reloads the registry and the open incidents; 0: stop at once).
+    drain_idle_seconds: float = Field(2.0, ge=0, le=60)
     #: Seconds between flushes of incident counters (post counts, last alarm) to the database.
     flush_interval_seconds: float = Field(2.0, gt=0, le=60)
     #: Kinds whose incidents become cases; the others (plain motion, unclassified objects: noise in a

@@ -22,12 +22,15 @@ from channels.camera.auth import Verdict, challenges, check_basic, check_digest,
 from channels.camera.models import AlarmStatus, SenderAuth
 from channels.camera.settings import camera_settings, secret_key, timezone_name
 from channels.errors import AuthFailed, ChannelError
-from intake.web import csrf, runtime
+from intake.web import csrf, limiter, runtime
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("camera", __name__)
 csrf.exempt(bp)
+# Devices are authenticated per request and a storm is their normal behaviour: no rate limits here
+# (and the limiter's per-request bookkeeping is a noticeable part of a receiver's cost).
+limiter.exempt(bp)
 
 Parser = Callable[..., Parsed]
 SENDER_HEADER = "X-Gridline-Sender"
