@@ -61,5 +61,8 @@ class Report:
     raw_content_type: str = ""
     #: Conversational channels (SMS): a message joins the sender's open case instead of opening one.
     thread_by_contact: bool = False
+    #: The number of the case this report continues (a mail reply found by its Message-ID): it joins
+    #: that case while it is open, and opens a new one otherwise.
+    continues_case: str | None = None
     priority: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)

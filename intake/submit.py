@@ -135,6 +135,9 @@ _LOOKUP = select(
     _OPEN_CASE_OF_CONTACT.with_only_columns(_CASES.c.number).scalar_subquery().label("open_number"),
     exists(_OPT_OUT).label("opted_out"),
 )
+_OPEN_CASE_BY_NUMBER = select(_CASES.c.id, _CASES.c.number).where(
+    _CASES.c.number == bindparam("number"), _CASES.c.status.in_([status.value for status in OPEN_STATUSES])
+)
 _INSERT_CASE = insert(_CASES).returning(_CASES.c.id, _CASES.c.number)
 _INSERT_CASE_NUMBERED_IN_SQL = insert(_CASES).values(number=sequence_number()).returning(_CASES.c.id, _CASES.c.number)
 _INSERT_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
@@ -149,7 +152,10 @@ def _lookup_and_store(conn: Connection, report: Report) -> SubmitResult:
     if found.report_id is not None:
         return SubmitResult(found.report_case, found.report_id, duplicate=True, new_case=False, opted_out=opted_out)
     thread = None
-    if report.thread_by_contact and found.open_id is not None:
+    if report.continues_case:
+        row = conn.execute(_OPEN_CASE_BY_NUMBER, {"number": report.continues_case}).first()
+        thread = (row.id, row.number) if row is not None else None
+    if thread is None and report.thread_by_contact and found.open_id is not None:
         thread = (found.open_id, found.open_number)
     return _store(conn, report, thread, opted_out)
 

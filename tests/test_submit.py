@@ -13,6 +13,7 @@ from intake import AttachmentIn, Contact, InvalidReport, Location, Report, submi
 from intake.models import Attachment, Blob, Case, CaseEvent, ReportRecord
 from intake.numbering import local_day
 from intake.runtime import Runtime
+from intake.states import CaseStatus
 
 
 def report(source_id: str = "r-1", **fields: object) -> Report:
@@ -117,3 +118,18 @@ def test_oversized_upload_is_refused(runtime: Runtime, monkeypatch: pytest.Monke
     big = AttachmentIn(filename="big.jpg", content_type="image/jpeg", data=b"\x00" * 2048)
     with pytest.raises(InvalidReport, match="larger than 1024 bytes"):
         submit(report(attachments=(big,)))
+
+
+def test_a_report_continuing_a_case_joins_it_while_it_is_open(runtime: Runtime) -> None:
+    first = submit(report("mail-1"))
+    reply = submit(report("mail-2", text="补充：在路口东侧", continues_case=first.case_number))
+    assert reply.case_number == first.case_number and not reply.new_case
+    with runtime.db.transaction() as session:
+        case = session.scalars(select(Case).where(Case.number == first.case_number)).one()
+        kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+        assert list(kinds) == ["received", "report_added"]
+        case.status = CaseStatus.CLOSED  # the reply to a closed case is a new problem
+    later = submit(report("mail-3", text="又坏了", continues_case=first.case_number))
+    assert later.new_case and later.case_number != first.case_number
+    unknown = submit(report("mail-4", text="另一件事", continues_case="20990101-000001"))
+    assert unknown.new_case

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,9 +27,8 @@ from channels.email.parse import ParsedMail, parse, raw_digest, strip_quote
 from intake import Contact, Report, submit
 from intake.cases import record
 from intake.i18n import translate
-from intake.models import Case, OutboundMessage, OutboundStatus, ReportRecord
+from intake.models import Case, OutboundMessage, OutboundStatus
 from intake.outbound import queue_message
-from intake.queue import QUEUE_MEDIA, enqueue
 from intake.report import MAX_TEXT_CHARS
 from intake.runtime import get_runtime
 from intake.states import FINAL_STATUSES
@@ -69,14 +68,11 @@ def receive(raw: bytes, *, envelope_from: str | None, recipients: Sequence[str],
             log.info("mail %s has no text and no attachment: no case", _short(message_id))
             return Outcome(MailKind.EMPTY, reason="no text, no attachment")
         thread = (case.id, case.number) if case is not None and case.status not in FINAL_STATUSES else None
-    report = _report(mail, message_id, raw, recipients, via, reply=thread is not None)
-    if thread is not None:
-        report_id, duplicate = _store_in_case(report, thread)
-        kind, number, new_case = MailKind.REPLY, thread[1], False
-    else:
-        result = submit(report)
-        report_id, duplicate, number, new_case = result.report_id, result.duplicate, result.case_number, result.new_case
-        kind = MailKind.REPORT
+    report = _report(mail, message_id, raw, recipients, via, thread=thread)
+    result = submit(report)
+    report_id, duplicate, number, new_case = result.report_id, result.duplicate, result.case_number, result.new_case
+    # A reply joins its case unless that case closed between our look and the store.
+    kind = MailKind.REPLY if thread is not None and number == thread[1] else MailKind.REPORT
     try:
         with runtime.db.transaction() as session:
             case_row = session.scalar(select(Case).where(Case.number == number))
@@ -120,9 +116,15 @@ def _thread_case(session: Session, ids: Sequence[str]) -> Case | None:
 
 
 def _report(
-    mail: ParsedMail, message_id: str, raw: bytes, recipients: Sequence[str], via: str, *, reply: bool
+    mail: ParsedMail,
+    message_id: str,
+    raw: bytes,
+    recipients: Sequence[str],
+    via: str,
+    *,
+    thread: tuple[int, str] | None,
 ) -> Report:
-    body = strip_quote(mail.text) if reply else mail.text
+    body = strip_quote(mail.text) if thread is not None else mail.text
     text = f"{mail.subject}\n\n{body}".strip() if mail.subject else body.strip()
     source_id = message_id if len(message_id) <= 128 else raw_digest(raw)
     return Report(
@@ -134,6 +136,7 @@ def _report(
         source_time=mail.date,
         raw=raw,
         raw_content_type="message/rfc822",
+        continues_case=thread[1] if thread is not None else None,
         meta={
             "lang": mail.lang,
             "via": via,
@@ -143,40 +146,6 @@ def _report(
             **({"attachments_skipped": list(mail.skipped)} if mail.skipped else {}),
         },
     )
-
-
-def _store_in_case(report: Report, thread: tuple[int, str]) -> tuple[int, bool]:
-    """Add a reply to the case it answers: a report of that case, like a follow-up SMS.
-
-    ``intake.submit`` threads by phone number only; mail threads by Message-ID, so the stored form is
-    written here with the same statement set (report, attachments, ``report_added`` history).
-    """
-    from intake.submit import _store  # the one place reports are written; see the lead's note
-
-    runtime = get_runtime()
-    try:
-        with runtime.db.engine.begin() as conn:
-            existing = _existing_report(conn, report)
-            if existing is not None:
-                return existing, True
-            result = _store(conn, report, thread, opted_out=False)
-    except IntegrityError:
-        with runtime.db.engine.connect() as conn:
-            existing = _existing_report(conn, report)
-        if existing is None:
-            raise
-        return existing, True
-    if result.pending_downloads:
-        enqueue(QUEUE_MEDIA, "intake.media.download_attachments", result.report_id)
-    return result.report_id, False
-
-
-def _existing_report(conn: Connection, report: Report) -> int | None:
-    return conn.execute(
-        select(ReportRecord.id).where(
-            ReportRecord.channel == report.channel, ReportRecord.source_id == report.source_id
-        )
-    ).scalar()
 
 
 def _remember(
