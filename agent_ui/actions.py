@@ -18,7 +18,7 @@ from intake.cases import apply, get_case, record
 from intake.categories import load as load_categories
 from intake.errors import CaseNotFound, IllegalTransition
 from intake.i18n import translate
-from intake.models import Case, OutboundStatus, User, utcnow
+from intake.models import Case, CaseEvent, OutboundStatus, User, utcnow
 from intake.outbound import queue_message
 from intake.runtime import get_runtime
 from intake.states import Action, CaseStatus
@@ -152,15 +152,12 @@ def merge(number: str, user: User, into: str) -> None:
             raise ActionRefused(400, f"into: no case {into}") from err
         if target.id == case.id or target.status not in TARGET_STATUSES:
             raise ActionRefused(409, f"into: case {into} is not an open case to merge into")
-        _apply(session, case, Action.MERGE, user, merged_into=target)
-        record(
-            session,
-            target,
-            "merged_in",
-            actor=f"user:{user.username}",
-            channel="console",
-            detail={"from": case.number},
-        )
+        event = _apply(session, case, Action.MERGE, user, merged_into=target)
+        # The surviving case's history says what joined it, from which channel (and what followed it).
+        detail: dict[str, Any] = {"from": case.number, "from_channel": case.channel}
+        if event.detail.get("carried"):
+            detail["carried"] = event.detail["carried"]
+        record(session, target, "merged_in", actor=f"user:{user.username}", channel="console", detail=detail)
         case.claimed_by_id = None
         case.lease_until = None
 
@@ -194,9 +191,9 @@ def ask_for_info(number: str, user: User, question: str, lang: str) -> None:
         )
 
 
-def _apply(session: Session, case: Case, action: Action, user: User, **kwargs: Any) -> None:
+def _apply(session: Session, case: Case, action: Action, user: User, **kwargs: Any) -> CaseEvent:
     try:
-        apply(session, case, action, actor=f"user:{user.username}", channel="console", **kwargs)
+        return apply(session, case, action, actor=f"user:{user.username}", channel="console", **kwargs)
     except IllegalTransition as err:
         raise ActionRefused(409, str(err)) from err
 

@@ -11,11 +11,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, render_template, request
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, aliased
 
 from agent_ui.auth import CONSOLE_ROLES, login_required
+from agent_ui.duplicates import channel_label
 from agent_ui.errors import ActionRefused
+from agent_ui.merged import report_lines, stored_photos
 from agent_ui.web import acting_user, json_body
 from intake.auth import Role
 from intake.models import Attachment, Case, CaseEvent, User, utcnow
@@ -152,11 +154,11 @@ def urge(number: str) -> Response:
 # --- the department's pages ------------------------------------------------------------------
 
 
-def _unit_scope(user: User) -> Any:
+def _unit_scope(user: User, entity: Any = Case) -> Any:
     """What a user may see on the department pages: their unit's cases, or all for supervisors."""
     if user.role == Role.DEPARTMENT:
-        return Case.department_code == (user.department_code or "")
-    return Case.department_code.is_not(None)
+        return entity.department_code == (user.department_code or "")
+    return entity.department_code.is_not(None)
 
 
 @bp.get("/dept")
@@ -205,7 +207,12 @@ def unit_case(number: str) -> str | tuple[str, int]:
 @login_required(*UNIT_ROLES)
 def unit_attachment(attachment_id: int) -> Response:
     user = acting_user()
-    return attachment_response(attachment_id, restrict=lambda query: query.where(_unit_scope(user)))
+    # The unit's cases, and the duplicates merged into them (their reporters' photos show on the case).
+    surviving = aliased(Case)
+    visible = select(surviving.id).where(_unit_scope(user, surviving))
+    return attachment_response(
+        attachment_id, restrict=lambda query: query.where(or_(_unit_scope(user), Case.merged_into_id.in_(visible)))
+    )
 
 
 def case_view(session: Session, case: Case, zone: ZoneInfo) -> dict[str, Any]:
@@ -226,8 +233,12 @@ def case_view(session: Session, case: Case, zone: ZoneInfo) -> dict[str, Any]:
         "grid_code": case.grid_code,
         "reporter": mask_phone(case.reporter_phone),
         "department": _unit_name(session, case.department_code),
-        "reports": [(r.channel, _local(r.received_at, zone), r.text) for r in case.reports],
-        "photos": [(a.id, a.filename) for r in case.reports for a in r.attachments if a.status == "stored"],
+        # Its own reports and those of the duplicates merged into it, each with channel and contact.
+        "reports": report_lines(session, case, zone, lang()),
+        "photos": stored_photos(session, case),
+        "merged_into": session.scalar(select(Case.number).where(Case.id == case.merged_into_id))
+        if case.merged_into_id
+        else None,
         "result_photos": list(result_photos),
         "respond_due": _local(case.respond_due_at, zone),
         "finish_due": _local(case.finish_due_at, zone),
@@ -243,7 +254,14 @@ def case_view(session: Session, case: Case, zone: ZoneInfo) -> dict[str, Any]:
 
 def _note(detail: dict[str, Any] | None) -> str:
     detail = detail or {}
-    return str(detail.get("reason") or detail.get("result") or detail.get("note") or "")
+    text = str(detail.get("reason") or detail.get("result") or detail.get("note") or "")
+    if text:
+        return text
+    if detail.get("into"):  # merged (or carried along) into another case
+        return f"→ {detail['into']}"
+    if detail.get("from_channel"):  # a duplicate merged in, and the channel it came through
+        return f"← {detail.get('from', '')} ({channel_label(str(detail['from_channel']), lang())})"
+    return ""
 
 
 def _label(kind: str) -> str:

@@ -25,6 +25,7 @@ from agent_ui import actions, duplicates, live, wallboard
 from agent_ui.auth import CONSOLE_ROLES, LockedOut, authenticate, current_user, login_required, sign_in
 from agent_ui.errors import ActionRefused
 from agent_ui.followup import case_view
+from agent_ui.merged import report_attachments
 from agent_ui.presence import Presence, heartbeat, set_presence
 from agent_ui.queue import claim_next, release, waiting
 from agent_ui.web import acting_user, json_body
@@ -159,7 +160,7 @@ def dispatch(number: str) -> Response:
 @bp.get("/console/api/cases/<number>/candidates")
 @login_required(*CONSOLE_ROLES)
 def merge_candidates(number: str) -> Response:
-    return jsonify({"candidates": [asdict(c) for c in duplicates.candidates(number)]})
+    return jsonify({"candidates": [asdict(c) for c in duplicates.candidates(number, lang())]})
 
 
 @bp.post("/console/api/cases/<number>/merge")
@@ -230,9 +231,7 @@ def case_page(number: str) -> str | tuple[str, int]:
             {
                 "channel": case.channel,
                 "attachments": [
-                    (a.id, a.filename or a.content_type, a.content_type, a.status)
-                    for r in case.reports
-                    for a in r.attachments
+                    (a.id, a.filename or a.content_type, a.content_type, a.status) for a in report_attachments(db, case)
                 ],
                 "held_by_me": case.claimed_by_id == user.id,
                 "priority": case.priority,
@@ -242,7 +241,7 @@ def case_page(number: str) -> str | tuple[str, int]:
             }
         )
         proposal = propose(routing_settings(rt.config), category=case.category, grid_code=case.grid_code)
-    candidates = duplicates.candidates(number) if view["held_by_me"] else []
+    candidates = duplicates.candidates(number, lang()) if view["held_by_me"] else []
     return render_template(
         "console/case.html",
         case=view,
@@ -315,9 +314,8 @@ def next_case() -> Response | tuple[str, int]:
 @bp.post("/console/api/presence")
 @login_required(*CONSOLE_ROLES)
 def presence() -> Response:
-    body = request.get_json(silent=True) or {}
     try:
-        wanted = Presence(body.get("presence"))
+        wanted = Presence(json_body().get("presence"))
     except ValueError:
         return json_error(400, f"presence: use any of {', '.join(p.value for p in Presence)}")
     set_presence(acting_user(), wanted)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.errors import CaseNotFound, IllegalTransition
@@ -109,6 +109,9 @@ def apply(
             raise ValueError("merge needs another case to merge into")
         case.merged_into_id = merged_into.id
         detail["into"] = merged_into.number
+        carried = _carry_merged(session, case, merged_into, actor=actor, channel=channel, at=now)
+        if carried:
+            detail["carried"] = carried
     elif action is Action.EXTEND:
         if due_at is None:
             raise ValueError("an extension needs the new deadline")
@@ -143,6 +146,31 @@ def apply(
     return event
 
 
+def _carry_merged(
+    session: Session, case: Case, target: Case, *, actor: str, channel: str | None, at: datetime
+) -> list[str]:
+    """Duplicates merged into ``case`` follow it into ``target``: merging stays one level deep.
+
+    Whoever reads "the cases merged into X" (notices to reporters, the city's orders, the reports on
+    the case page) then finds every duplicate, however the merges were chained.
+    """
+    followers = session.scalars(select(Case).where(Case.merged_into_id == case.id).with_for_update()).all()
+    for follower in followers:
+        follower.merged_into_id = target.id
+        follower.updated_at = at
+        follower.version = (follower.version or 0) + 1
+        record(
+            session,
+            follower,
+            "merge_moved",
+            actor=actor,
+            channel=channel,
+            detail={"from": case.number, "into": target.number},
+            at=at,
+        )
+    return [follower.number for follower in followers]
+
+
 def get_case(session: Session, number: str, *, for_update: bool = False) -> Case:
     query = select(Case).where(Case.number == number)
     if for_update:
@@ -151,3 +179,26 @@ def get_case(session: Session, number: str, *, for_update: bool = False) -> Case
     if case is None:
         raise CaseNotFound(number)
     return case
+
+
+def latest_results(session: Session, case_ids: Sequence[int]) -> dict[int, str]:
+    """Case id → the result its unit reported last (cases without one are left out)."""
+    if not case_ids:
+        return {}
+    latest = (
+        select(func.max(CaseEvent.id))
+        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.kind == Action.REPORT_RESULT.value)
+        .group_by(CaseEvent.case_id)
+    )
+    rows = session.execute(select(CaseEvent.case_id, CaseEvent.detail).where(CaseEvent.id.in_(latest))).all()
+    return {case_id: str((detail or {}).get("result", "")).strip() for case_id, detail in rows}
+
+
+def latest_result(session: Session, case: Case, max_chars: int | None = None) -> str:
+    """The result the case's unit reported last ("" if none), cut to ``max_chars`` with an ellipsis."""
+    text = latest_results(session, [case.id]).get(case.id, "")
+    return shorten(text, max_chars) if max_chars else text
+
+
+def shorten(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"

@@ -112,7 +112,14 @@ def demo_load(password: str | None, addresses: int | None) -> None:
 
 
 def _load_demo(runtime: Runtime, password: str | None, addresses: int | None = None) -> None:
-    from intake.demo import load_users, submit_reports
+    """Places, users, then each channel's sample cases through its own path (``channels/<source>/demo.py``)."""
+    from sqlalchemy import func, select
+
+    from channels.common import DemoContext
+    from channels.registry import CHANNELS
+    from intake.app import create_app
+    from intake.demo import load_users
+    from intake.models import Case
     from routing.demo import load as load_places
     from routing.demo_addresses import FULL_COUNT
 
@@ -120,12 +127,28 @@ def _load_demo(runtime: Runtime, password: str | None, addresses: int | None = N
     with runtime.db.transaction() as session:
         counts = load_places(session, addresses=FULL_COUNT if addresses is None else addresses)
         password = load_users(session, password or runtime.config.demo.password or None)
-    numbers = submit_reports()
+    context = DemoContext(runtime=runtime, client=create_app(runtime=runtime).test_client())
+    notes: list[tuple[str, list[str]]] = []
+    for channel in CHANNELS:
+        try:
+            loader = channel.demo_loader()
+            if loader is not None:
+                notes.append((channel.name, loader(context)))
+        except Exception:  # one channel's broken demo must not cost the others theirs
+            log.exception("demo data of channel %s not loaded", channel.name)
+            notes.append((channel.name, ["demo data not loaded (see the log)"]))
+    with runtime.db.transaction() as session:
+        cases = session.scalar(select(func.count()).select_from(Case))
     click.echo(
         f"demo: {counts['towns']} towns/subdistricts, {counts['cells']} grid cells, "
-        f"{counts['addresses']} addresses, {counts['departments']} units, {len(numbers)} sample cases"
+        f"{counts['addresses']} addresses, {counts['departments']} units, {cases} sample cases "
+        "(camera alarms become cases once a worker runs)"
     )
     click.echo(f"demo users agent1, agent2, supervisor, urban, quanhe, leader, admin; password: {password}")
+    click.echo(f"console: {runtime.config.public_url}/console (agent1); channels to try:")
+    for name, lines in notes:
+        for line in lines:
+            click.echo(f"  {name:8} {line}")
 
 
 # --- Places: grid cells and the address gazetteer (issue 4) ------------------------------------------
@@ -432,6 +455,8 @@ def camera_mqtt() -> None:
         settings = camera_settings(runtime.config)
     except ConfigError as err:
         raise click.ClickException(str(err)) from err
+    if not settings.mqtt.instances:
+        raise click.ClickException("set camera.mqtt.instances (or GRIDLINE_CAMERA__MQTT__INSTANCES) first")
     serve(runtime, settings)
 
 
@@ -512,6 +537,7 @@ def run(no_demo: bool) -> None:
     """Start everything one machine needs: web server, workers and scheduler."""
     runtime = _runtime()
     config = runtime.config
+    camera_mqtt = _camera_mqtt_configured(config)
     # Children reach the same database and (embedded) Redis through the environment.
     os.environ["GRIDLINE_DATABASE__URL"] = config.database_url
     os.environ["GRIDLINE_REDIS__URL"] = runtime.redis_url
@@ -529,8 +555,20 @@ def run(no_demo: bool) -> None:
         children["ari"] = [sys.executable, "-m", "intake.cli", "ari"]
     if config.email.inbound_addresses:
         children["email-smtp"] = [sys.executable, "-m", "intake.cli", "email-smtp"]
+    if camera_mqtt:
+        children["camera-mqtt"] = [sys.executable, "-m", "intake.cli", "camera-mqtt"]
     click.echo(f"Gridline on {config.public_url}  (Ctrl-C stops)")
     _supervise(children)
+
+
+def _camera_mqtt_configured(config: Config) -> bool:
+    """Whether ``camera.mqtt.instances`` names a Frigate (a wrong camera section stops ``run`` here)."""
+    from channels.camera.settings import camera_settings
+
+    try:
+        return bool(camera_settings(config).mqtt.instances)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from err
 
 
 def _supervise(commands: dict[str, list[str]]) -> None:

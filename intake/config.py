@@ -6,7 +6,9 @@ start-up with a :class:`~intake.errors.ConfigError` that names the key (``databa
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +24,24 @@ CONFIG_PATH_ENV = "GRIDLINE_CONFIG"
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: A host name, or ``*.`` and a domain (its subdomains), for allow-lists of download hosts.
+_HOST_NAME = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$")
+
+
+def check_host_patterns(value: list[str]) -> list[str]:
+    """Validate an allow-list of hosts: names, ``*.domain``, IP addresses or CIDR networks."""
+    cleaned = []
+    for raw in value:
+        item = raw.strip().lower().rstrip(".")
+        try:
+            ipaddress.ip_network(item.strip("[]"), strict=False)
+        except ValueError:
+            if not _HOST_NAME.match(item):
+                raise ValueError(f"{raw!r} is no host name, *.domain, IP address or CIDR network") from None
+        cleaned.append(item)
+    return cleaned
 
 
 class ServerConfig(_Section):
@@ -113,6 +133,16 @@ class WorkerConfig(_Section):
     max_attachment_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     #: Timeout for one attachment download, in seconds.
     download_timeout_seconds: float = Field(30.0, gt=0)
+    #: Attachment URLs come from senders: downloads reach only public addresses, except hosts (``name``,
+    #: ``*.suffix``), IP addresses or networks (CIDR) listed here, e.g. the cameras' NVR subnet.
+    attachment_allowed_private: list[str] = []
+    #: Redirects one attachment download follows (each hop is checked like the first URL).
+    attachment_max_redirects: int = Field(5, ge=0, le=20)
+
+    @field_validator("attachment_allowed_private")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        return check_host_patterns(value)
 
 
 class TwilioConfig(_Section):
@@ -124,6 +154,14 @@ class TwilioConfig(_Section):
     api_base_url: str = "https://api.twilio.com"
     #: Whether webhook signatures are checked. Turning it off is refused outside tests.
     validate_signatures: bool = True
+    #: Hosts MMS photos and recordings are downloaded from (and redirected to), besides api_base_url's:
+    #: Twilio's API answers media URLs with a redirect to its media CDN.
+    media_hosts: list[str] = ["api.twilio.com", "*.twiliocdn.com"]
+
+    @field_validator("media_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        return check_host_patterns(value)
 
 
 class EmailConfig(_Section):
@@ -176,6 +214,9 @@ class DemoConfig(_Section):
     load_on_empty: bool = True
     #: Password of the demo users; empty means a random one, printed once.
     password: str = ""
+    #: Demo only: SMS sign-in codes (citizen app, grid workers) appear in the log while no Twilio account
+    #: is configured to send them. Never set it in production.
+    show_codes: bool = False
 
 
 class Config(BaseSettings):

@@ -44,3 +44,7 @@ class DeliveryFailed(IntakeError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class DownloadRefused(IntakeError):
+    """An attachment URL a sender gave points where downloads may not go (scheme, host, address)."""

@@ -12,7 +12,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, exists, insert, select
+from sqlalchemy import Connection, bindparam, exists, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -110,9 +110,14 @@ _ATTACHMENTS = Attachment.__table__
 # Built once: SQLAlchemy then reuses their compiled form, which keeps the hot path cheap.
 #: The sender's open case, whichever channel they first used: a citizen who filed on the website
 #: and answers an agent's question by SMS is adding to that case.
+#: A report merged into another case continues that one (merges keep one level: a duplicate points
+#: straight at the surviving case).
+_THEIR_CASE = _CASES.alias("their_case")
 _OPEN_CASE_OF_CONTACT = (
     select(_CASES.c.id, _CASES.c.number)
-    .join(_REPORTS, _REPORTS.c.case_id == _CASES.c.id)
+    .select_from(_REPORTS)
+    .join(_THEIR_CASE, _THEIR_CASE.c.id == _REPORTS.c.case_id)
+    .join(_CASES, _CASES.c.id == func.coalesce(_THEIR_CASE.c.merged_into_id, _THEIR_CASE.c.id))
     .where(
         _REPORTS.c.contact_phone == bindparam("phone"),
         _CASES.c.status.in_([status.value for status in OPEN_STATUSES]),

@@ -42,7 +42,11 @@ def callbacks() -> Response:
 @bp.post("/console/api/calls/callbacks/<int:callback_id>/done")
 @login_required(*CALL_ROLES)
 def callback_done(callback_id: int) -> Response:
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if body is None:
+        body = {}  # a click with no note
+    if not isinstance(body, dict):
+        return json_error(400, "body: must be a JSON object")
     note = str(body.get("note") or "")[:500] or None
     if not calls.complete_callback(callback_id, acting_user().id, note):
         return json_error(409, f"call-back task {callback_id} is not open")

@@ -38,6 +38,8 @@ class VoiceMessage:
     raw: bytes = b""
     raw_content_type: str = ""
     menu_path: tuple[str, ...] = ()
+    #: The audio itself when the driver has it already (nothing to download); ``url`` is then only noted.
+    data: bytes | None = None
 
 
 def voicemail_report(message: VoiceMessage) -> Report:
@@ -58,7 +60,10 @@ def voicemail_report(message: VoiceMessage) -> Report:
         contact=Contact(phone=message.caller_phone),
         attachments=(
             AttachmentIn(
-                filename=f"{message.recording_id}.{extension}", content_type=message.content_type, url=message.url
+                filename=f"{message.recording_id}.{extension}",
+                content_type=message.content_type,
+                url=None if message.data is not None else message.url,
+                data=message.data,
             ),
         ),
         raw=message.raw,

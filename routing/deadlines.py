@@ -15,6 +15,7 @@ otherwise they stay, closing included, for the statistics (:mod:`routing.stats`)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,8 @@ CLOCK_OF_STATUS: dict[CaseStatus, str] = {
     CaseStatus.ACCEPTED: "finish",
     CaseStatus.HANDLED: "feedback",
 }
+#: Statuses in which a dispatched case's clocks are kept (checked: feedback still runs until closed).
+_IN_LOOP = frozenset({CaseStatus.DISPATCHED, CaseStatus.ACCEPTED, CaseStatus.HANDLED, CaseStatus.CHECKED})
 #: Where comparisons of clock lengths start: a Monday 09:00, where a working-day clock is at its shortest
 #: in real time, so a real-time clock that wins a tie there is never the longer one from any other start.
 REFERENCE_START = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
@@ -152,6 +155,73 @@ def update_clocks(session: Session, case: Case, action: Action, event: CaseEvent
     if detail:
         # A new dict: the JSON column does not notice changes made inside the old one.
         event.detail = {**(event.detail or {}), **detail}
+
+
+# --- deadlines set outside routing: the city's (fixed) and a leader's (a cap) -------------------------
+
+#: ``provider(session, case) -> datetime | None``: the earliest deadline some outside party set.
+DeadlineProvider = Callable[[Session, Case], datetime | None]
+_fixed_finish: list[DeadlineProvider] = []
+_caps: list[DeadlineProvider] = []
+
+
+def register_fixed_finish(provider: DeadlineProvider) -> None:
+    """A deadline that *is* the case's finish deadline, whatever routing's clock says (a city order's)."""
+    if provider not in _fixed_finish:
+        _fixed_finish.append(provider)
+
+
+def register_deadline_cap(provider: DeadlineProvider) -> None:
+    """A deadline none of the unit's clocks may run past (a leader's instruction)."""
+    if provider not in _caps:
+        _caps.append(provider)
+
+
+def settle_deadlines(session: Session, case: Case) -> tuple[datetime | None, datetime | None]:
+    """Apply every outside deadline to ``case``'s clocks; return ``(fixed finish, cap)``.
+
+    The outcome is the same whichever hook calls it, and however often: a fixed finish (the city's)
+    replaces routing's finish clock, then every cap (a leader's) bounds all three clocks, so a case that is
+    both a city order and a leader's assignment must finish by the earlier of the two. An extension
+    approved here moves neither: the city grants its own (a resend), and a leader's deadline stands.
+    """
+    fixed = _earliest(provider(session, case) for provider in _fixed_finish)
+    cap = _earliest(provider(session, case) for provider in _caps)
+    if fixed is None and cap is None:
+        return None, None
+    if case.status in _IN_LOOP and case.dispatched_at is not None:
+        if fixed is not None:
+            case.finish_due_at = fixed
+            # Signing for it cannot be due later than finishing, reporting back not earlier.
+            if case.respond_due_at is None or case.respond_due_at > fixed:
+                case.respond_due_at = fixed
+            if case.feedback_due_at is None or case.feedback_due_at < fixed:
+                case.feedback_due_at = fixed
+        if cap is not None:
+            for name in CLOCK_NAMES:
+                due = getattr(case, f"{name}_due_at")
+                if due is not None and due > cap:
+                    setattr(case, f"{name}_due_at", cap)
+        running = current_clock(case)
+        if running is not None and running[1] is not None:
+            case.due_at = running[1]
+    elif case.status in (CaseStatus.RECEIVED, CaseStatus.VERIFYING) and fixed is not None:
+        # Waiting for the agents: the deadline shows as finish_due_at and caps their countdown.
+        finish = min(fixed, cap) if cap is not None else fixed
+        case.finish_due_at = finish
+        if case.due_at is None or case.due_at > finish:
+            case.due_at = finish
+    return fixed, cap
+
+
+def _earliest(moments: Iterable[datetime | None]) -> datetime | None:
+    found = [_aware(moment) for moment in moments if moment is not None]
+    return min(found) if found else None
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands some values back without the column's time zone; they are stored in UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _clear_marks(case: Case) -> None:

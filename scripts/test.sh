@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-exec .venv/bin/pytest "$@"
+# Two pytest-xdist workers (each with its own databases, see tests/conftest.py); `-n 0` (or any -n) given
+# to this script wins, as the last one on the command line.
+exec .venv/bin/pytest -n "${GRIDLINE_TEST_WORKERS:-2}" "$@"

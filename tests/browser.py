@@ -74,5 +74,8 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     """Save ``test-artifacts/<name>.png`` and return its path."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    # Written aside, then renamed: the other backend's run of the same test may be saving it right now.
+    partial = path.with_name(f"{name}.{os.getpid()}.png")
+    page.screenshot(path=str(partial), full_page=full_page)
+    partial.replace(path)
     return path

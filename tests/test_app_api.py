@@ -133,11 +133,13 @@ def test_wrong_codes_kill_the_code_after_five_attempts(
         answer = requests.post(
             f"{live_server}/api/app/v1/auth/verify", json={"phone": CITIZEN_TYPED, "code": wrong}, timeout=TIMEOUT
         )
-        assert answer.status_code == 401 and answer.json()["error"] == "wrong code"
+        assert answer.status_code == 401 and answer.json()["code"] == "code_wrong"
+        assert answer.json()["error"] == "验证码不正确" and answer.json()["detail"] == "wrong code"  # zh by default
     right = requests.post(
         f"{live_server}/api/app/v1/auth/verify", json={"phone": CITIZEN_TYPED, "code": code}, timeout=TIMEOUT
     )
-    assert right.status_code == 401 and "too many" in right.json()["error"]
+    assert right.status_code == 401 and right.json()["code"] == "code_exhausted"
+    assert right.json()["error"] == "验证码错误次数过多，请重新获取"
     with runtime.db.transaction() as session:
         assert session.scalar(select(PhoneCode.attempts)) == 5
         assert session.scalar(select(func.count()).select_from(AppToken)) == 0
@@ -156,7 +158,7 @@ def test_codes_are_rate_limited_per_number_and_expire(runtime: Runtime, live_ser
     late = requests.post(
         f"{live_server}/api/app/v1/auth/verify", json={"phone": CITIZEN_TYPED, "code": "123456"}, timeout=TIMEOUT
     )
-    assert late.status_code == 401 and "no live code" in late.json()["error"]
+    assert late.status_code == 401 and late.json()["code"] == "code_expired"
     # Five codes an hour at most, however patient the caller.
     with runtime.db.transaction() as session:
         for _ in range(4):
@@ -186,6 +188,42 @@ def test_codes_are_rate_limited_per_number_and_expire(runtime: Runtime, live_ser
 def test_bad_phone_numbers_are_refused(live_server: str, runtime: Runtime, body: dict[str, object], field: str) -> None:
     answer = requests.post(f"{live_server}/api/app/v1/auth/code", json=body, timeout=TIMEOUT)
     assert answer.status_code == 400 and answer.json()["field"] == field
+
+
+def test_errors_carry_a_stable_code_and_a_message_in_the_users_language(live_server: str, runtime: Runtime) -> None:
+    url = f"{live_server}/api/app/v1/auth/code"
+    zh = requests.post(url, json={"phone": "12345"}, timeout=TIMEOUT)
+    en = requests.post(url, json={"phone": "12345"}, headers={"Accept-Language": "en-US,en;q=0.9"}, timeout=TIMEOUT)
+    by_setting = requests.post(
+        f"{url}?lang=en", json={"phone": "12345"}, headers={"Accept-Language": "zh-CN"}, timeout=TIMEOUT
+    )
+    for answer in (zh, en, by_setting):  # the same status, code and field in either language
+        assert answer.status_code == 400
+        assert (answer.json()["code"], answer.json()["field"]) == ("invalid_phone", "phone")
+    assert zh.json()["error"] == "请输入11位手机号码（以1开头）" and zh.headers["Content-Language"] == "zh-CN"
+    assert en.json()["error"] == "Enter a mainland mobile number (11 digits starting with 1)"
+    assert by_setting.json()["error"] == en.json()["error"] and by_setting.headers["Content-Language"] == "en"
+    signed_out = requests.get(f"{live_server}/api/app/v1/me", headers={"Accept-Language": "en"}, timeout=TIMEOUT)
+    assert signed_out.status_code == 401 and signed_out.json()["code"] == "not_signed_in"
+    assert signed_out.json()["error"] == "Please sign in again"
+    first = requests.post(url, json={"phone": CITIZEN_TYPED}, timeout=TIMEOUT)
+    assert first.status_code == 202
+    again = requests.post(url, json={"phone": CITIZEN_TYPED}, timeout=TIMEOUT)
+    wait = int(again.headers["Retry-After"])
+    assert again.status_code == 429 and again.json()["code"] == "code_too_soon"
+    assert again.json()["error"] == f"验证码刚刚已发送，请{wait}秒后再试"
+
+
+def test_a_missing_field_is_named_in_the_users_language(
+    live_server: str, citizen: tuple[dict[str, str], RecordingServer]
+) -> None:
+    headers, _ = citizen
+    for lang, message in (("zh-CN", "请填写问题描述"), ("en", "Description is required")):
+        answer = requests.post(
+            f"{live_server}/api/app/v1/reports", json={}, headers={**headers, "Accept-Language": lang}, timeout=TIMEOUT
+        )
+        assert answer.status_code == 400 and answer.json()["field"] == "description"
+        assert (answer.json()["code"], answer.json()["error"]) == ("required", message)
 
 
 def test_no_token_or_a_forged_one_is_refused(live_server: str, runtime: Runtime) -> None:
@@ -297,6 +335,22 @@ def test_a_body_that_is_not_json_is_refused(live_server: str, citizen: tuple[dic
             timeout=TIMEOUT,
         )
         assert answer.status_code == 400 and answer.json()["field"] == "body"
+
+
+@pytest.mark.parametrize("data", [b"[1]", b'"13812348000"', b"5"])
+def test_json_that_is_no_object_is_400_naming_the_body(
+    live_server: str, citizen: tuple[dict[str, str], RecordingServer], data: bytes
+) -> None:
+    headers, _ = citizen
+    for path in ("auth/code", "auth/verify", "reports/20250101-000001/rating", "reports"):
+        answer = requests.post(
+            f"{live_server}/api/app/v1/{path}",
+            data=data,
+            headers={**headers, "Content-Type": "application/json"},
+            timeout=TIMEOUT,
+        )
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json()["field"] == "body" and answer.json()["code"] == "invalid_body", path
 
 
 def test_unknown_endpoint_is_a_json_404(live_server: str, citizen: tuple[dict[str, str], RecordingServer]) -> None:

@@ -101,6 +101,20 @@ def test_stop_ends_the_incident_but_only_quiet_closes_it(
     assert [alarm.incident_id for alarm in alarms(runtime)] == [incident.id, incident.id]
 
 
+def test_relayed_motion_start_and_stop_are_stored_but_open_nothing(
+    runtime: Runtime, live_server: str, run_worker: Callable[[], None], cameras: Registry
+) -> None:
+    for name in ("videomotion_relay.txt", "videomotion_stop_relay.txt"):
+        assert post_dahua(live_server, fixture(f"dahua/{name}")).status_code == 200, name
+    run_worker()
+    start, stop = alarms(runtime)
+    assert (start.kind, start.state, stop.kind, stop.state) == ("motion", "active", "motion", "inactive")
+    assert start.camera_id == stop.camera_id == cameras.cameras["HR-DH-0002"]
+    assert stop.raw == fixture("dahua/videomotion_stop_relay.txt") and stop.status == "ok"
+    # Motion is not in camera.case_kinds: stored and counted, but no incident and nothing for an agent.
+    assert incidents(runtime) == [] and count(runtime, Case) == 0
+
+
 def test_unknown_code_is_422_and_kept(
     runtime: Runtime, live_server: str, run_worker: Callable[[], None], cameras: Registry
 ) -> None:

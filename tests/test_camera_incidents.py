@@ -235,6 +235,9 @@ def test_case_events_record_who_and_how(
     [incident] = incidents(runtime)
     with runtime.db.transaction() as session:
         case = get_case(session, incident.case_number)  # type: ignore[arg-type]
-        kinds = [event.kind for event in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))]
+        kinds = [
+            event.kind
+            for event in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+        ]
         assert kinds[:2] == ["received", "queue"]
         assert case.events[0].actor == "channel:camera"

@@ -81,6 +81,7 @@ def city_config(peer_url: str, **overrides: Any) -> dict[str, Any]:
         "callback_url": peer_url + FEEDBACK_PATH,
         "categories": {"供水": "water-supply", "路灯": "street-light"},
         "priority": 2,
+        "attachment_hosts": ["127.0.0.1"],  # the test's file host (a real platform: its own file servers)
     }
     platform.update(overrides)
     return {"platforms": {PLATFORM: platform}}
@@ -96,6 +97,8 @@ def city_peer(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rec
         peer.route("/2010-04-01/", 201, fixture_path("sms", "rest_message_created.json").read_bytes())
         monkeypatch.setattr(runtime.config.twilio, "api_base_url", peer.url)
         monkeypatch.setattr(runtime.config, "city", city_config(peer.url))
+        # Attachments from a loopback address: allowed for the test's file host only.
+        monkeypatch.setattr(runtime.config.worker, "attachment_allowed_private", ["127.0.0.1"])
         yield peer
 
 

@@ -78,7 +78,10 @@ def test_release_and_going_offline_give_cases_back(runtime: Runtime) -> None:
     assert release_all(agent, "offline") == 1
     with runtime.db.transaction() as session:
         assert session.scalar(select(Case.claimed_by_id).where(Case.id == claim.case_id)) is None
-        reasons = [e.detail["reason"] for e in session.scalars(select(CaseEvent).where(CaseEvent.kind == "released"))]
+        reasons = [
+            e.detail["reason"]
+            for e in session.scalars(select(CaseEvent).where(CaseEvent.kind == "released").order_by(CaseEvent.id))
+        ]
     assert reasons == ["wrong shift", "offline"]
 
 

@@ -116,6 +116,8 @@ def test_going_offline_or_falling_silent_returns_the_case(runtime: Runtime, live
     claim = browser.post(f"{live_server}/console/api/next", headers=headers, timeout=10).json()
     bad = browser.post(f"{live_server}/console/api/presence", json={"presence": "asleep"}, headers=headers, timeout=10)
     assert bad.status_code == 400 and "presence" in bad.json()["error"]
+    listed = browser.post(f"{live_server}/console/api/presence", json=["offline"], headers=headers, timeout=10)
+    assert listed.status_code == 400 and "JSON object" in listed.json()["error"]
     assert (
         browser.post(
             f"{live_server}/console/api/presence", json={"presence": "offline"}, headers=headers, timeout=10

@@ -43,7 +43,7 @@ def call(session: requests.Session, base: str, number: str, action: str, headers
 
 def events(runtime: Runtime, kind: str) -> list[CaseEvent]:
     with runtime.db.transaction() as session:
-        found = session.scalars(select(CaseEvent).where(CaseEvent.kind == kind)).all()
+        found = session.scalars(select(CaseEvent).where(CaseEvent.kind == kind).order_by(CaseEvent.id)).all()
         for event in found:
             session.expunge(event)
     return list(found)

@@ -153,6 +153,22 @@ def test_sms_code_sign_in_for_a_registered_worker_only(
     assert refused.status_code == 401
 
 
+@pytest.mark.parametrize("body", [b"[1]", b'"13800010001"', b"5", b"{", b""])
+@pytest.mark.parametrize("step", ["code", "verify"])
+def test_a_sign_in_body_that_is_no_json_object_is_400_naming_it(
+    live_server: str, workers: None, step: str, body: bytes
+) -> None:
+    answer = requests.post(
+        f"{live_server}/api/v1/grid/auth/{step}",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 400, answer.text
+    # Not JSON at all reads as no fields (the phone is missing); JSON that is no object names the body.
+    assert answer.json()["field"] == ("body" if body[:1] in (b"[", b'"', b"5") else "phone")
+
+
 def test_unknown_endpoint_is_a_json_404(live_server: str, worker_token: str) -> None:
     answer = requests.post(f"{live_server}/api/v1/grid/events", json={}, headers=bearer(worker_token), timeout=TIMEOUT)
     assert answer.status_code == 404 and answer.json()["status"] == 404

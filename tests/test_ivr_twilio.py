@@ -574,6 +574,7 @@ def test_voice_message_becomes_a_report_whose_recording_the_worker_downloads(
     with recording_server() as media:
         media.route(f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Recordings/", 200, audio, "audio/mpeg")
         monkeypatch.setattr(runtime.config.twilio, "api_base_url", media.url)
+        monkeypatch.setattr(runtime.config.worker, "attachment_allowed_private", ["127.0.0.1"])
         assert leave_message(runtime, phone, media.url).status_code == 204
         with runtime.db.transaction() as session:
             report = session.scalars(select(ReportRecord)).one()
@@ -786,6 +787,8 @@ def test_call_back_tasks_and_queue_figures_in_the_console(
     done_url = f"{live_server}/console/api/calls/callbacks/{task['id']}/done"
     assert browser.post(done_url, json={"note": "已回电"}, timeout=10).status_code == 400  # no CSRF token
     headers = {"X-CSRFToken": csrf_of(page.text)}
+    not_an_object = browser.post(done_url, json=["已回电"], headers=headers, timeout=10)
+    assert not_an_object.status_code == 400 and "JSON object" in not_an_object.json()["error"]
     assert browser.post(done_url, json={"note": "已回电"}, headers=headers, timeout=10).json() == {"done": task["id"]}
     assert browser.post(done_url, json={}, headers=headers, timeout=10).status_code == 409
     assert browser.get(f"{live_server}/console/api/calls/callbacks", timeout=10).json() == {"callbacks": []}

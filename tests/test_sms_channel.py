@@ -7,8 +7,10 @@ import re
 from collections.abc import Callable
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
+from intake import Contact, Report, submit
 from intake.cases import apply, get_case
 from intake.models import Attachment, Case, CaseEvent, OptOut, OutboundMessage, ReportRecord
 from intake.runtime import Runtime
@@ -188,6 +190,9 @@ def test_mms_photos_are_downloaded_by_the_worker_with_a_size_limit(
     jpeg = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + b"\x01" * 2000 + b"\xff\xd9"
     monkeypatch.setattr(runtime.config.worker, "max_attachment_bytes", 50_000)
     with recording_server() as media:
+        # Twilio's API is this loopback server: its host is allowed for media, and so is its address.
+        monkeypatch.setattr(runtime.config.twilio, "api_base_url", media.url)
+        monkeypatch.setattr(runtime.config.worker, "attachment_allowed_private", ["127.0.0.1"])
         media.route("/2010-04-01/Accounts/", 200, jpeg, "image/jpeg")
         media.route(
             f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages/MM{'c9' * 16}/Media/ME{'2' * 32}",
@@ -379,3 +384,32 @@ def test_status_callback_refuses_bad_signature_malformed_and_unknown_status(runt
     assert unknown.status_code == 422 and "teleported" in unknown.headers["X-Gridline-Error"]
     # A receipt for a message that is not ours is acknowledged (Twilio would retry) and changes nothing.
     assert post_twilio(live_server, STATUS_PATH, params).status_code == 204
+
+
+def test_a_merged_reporter_follows_the_surviving_case(runtime: Runtime, live_server: str, run_worker: Callable) -> None:
+    """A citizen whose case was merged into another one (reported first by someone else, on the website)
+    adds to, asks about and tracks the surviving case."""
+    web = submit(Report(channel="web", source_id="w-1", text="青春路井盖丢了", contact=Contact(phone="+8613900001111")))
+    mine = NUMBER.search(post_twilio(live_server, PATH, form_fixture("sms", "inbound_sms.txt")).text).group(0)  # type: ignore[union-attr]
+    run_worker()
+    with runtime.db.transaction() as session:
+        apply(
+            session,
+            get_case(session, mine),
+            Action.MERGE,
+            actor="user:agent1",
+            merged_into=get_case(session, web.case_number),
+        )
+    followup = post_twilio(live_server, PATH, form_fixture("sms", "inbound_followup.txt"))
+    assert web.case_number in reply_text(followup.text) and "已补充" in reply_text(followup.text)
+    query = form_fixture("sms", "status_query.txt", Body=f"CX {mine}", MessageSid="SM" + "e7" * 16)
+    answer = reply_text(post_twilio(live_server, PATH, query).text)
+    assert f"诉求{mine}已与同一问题的诉求{web.case_number}合并办理，当前状态：核实中" in answer
+    tracked = requests.get(
+        live_server + "/api/v1/track", params={"number": mine, "phone_last4": "8000", "lang": "en"}, timeout=10
+    ).json()
+    assert (tracked["status"], tracked["merged_into"]) == ("verifying", web.case_number)
+    assert {item["kind"] for item in tracked["history"]} >= {"received", "queue"}
+    with runtime.db.transaction() as session:
+        assert len(get_case(session, web.case_number).reports) == 2  # the web report and the follow-up
+        assert len(get_case(session, mine).reports) == 1

@@ -84,7 +84,9 @@ def kinds(runtime: Runtime, number: str, *wanted: str) -> list[str]:
         case = get_case(session, number)
         return [
             kind
-            for kind in session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id))
+            for kind in session.scalars(
+                select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+            )
             if kind in wanted
         ]
 

@@ -661,9 +661,11 @@ def test_tracking_never_shows_internal_actors_or_other_cases(runtime: Runtime, l
     assert re.search(r'id="case-status">已派遣<', page)
     assert history_texts(page) == ["已派遣至承办单位", "进入坐席受理队列", "诉求已接收"]
     merged_page = citizen.track(merged, "4444").text
-    assert re.search(r'id="case-status">已合并<', merged_page)
-    assert "与相同问题合并办理" in merged_page
-    assert dispatched not in merged_page  # the case it joined is someone else's
+    # The merged reporter follows the case that took theirs: its status and steps, not its reports.
+    assert re.search(r'id="case-status">已派遣<', merged_page)
+    assert f"与同一问题的诉求 {dispatched} 合并办理" in merged_page
+    assert history_texts(merged_page) == ["与相同问题合并办理", "已派遣至承办单位", "进入坐席受理队列", "诉求已接收"]
+    assert citizen.track(dispatched, "4444").status_code == 404  # but not the other case itself
     for text in (page, merged_page):
         assert "agent7" not in text and "urban-management" not in text
         assert "1371111" not in text and "1373333" not in text

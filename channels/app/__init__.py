@@ -52,6 +52,53 @@ register(
         "app.page.rated": {"zh": "您的评价", "en": "Your rating"},
         "app.page.no_reports": {"zh": "还没有诉求记录", "en": "No reports yet"},
         "app.page.history": {"zh": "办理过程", "en": "History"},
+        # API errors, by their stable code (channels.app.errors.error_code); {field} is a field's label.
+        "app.error.error": {"zh": "操作失败，请稍后重试", "en": "That did not work; try again later"},
+        "app.error.not_signed_in": {"zh": "登录已失效，请重新登录", "en": "Please sign in again"},
+        "app.error.code_wrong": {"zh": "验证码不正确", "en": "That code is not right"},
+        "app.error.code_expired": {"zh": "验证码已失效，请重新获取", "en": "The code has expired: ask for a new one"},
+        "app.error.code_exhausted": {
+            "zh": "验证码错误次数过多，请重新获取",
+            "en": "Too many wrong codes: ask for a new one",
+        },
+        "app.error.code_too_soon": {
+            "zh": "验证码刚刚已发送，请{seconds}秒后再试",
+            "en": "A code was sent moments ago: try again in {seconds} s",
+        },
+        "app.error.code_hourly_limit": {
+            "zh": "本小时获取验证码次数过多，请稍后再试",
+            "en": "Too many codes this hour: try again later",
+        },
+        "app.error.rate_limited": {"zh": "操作过于频繁，请稍后再试", "en": "Too many attempts: try again later"},
+        "app.error.invalid_phone": {
+            "zh": "请输入11位手机号码（以1开头）",
+            "en": "Enter a mainland mobile number (11 digits starting with 1)",
+        },
+        "app.error.invalid_body": {"zh": "请求格式不正确", "en": "The request could not be read"},
+        "app.error.required": {"zh": "请填写{field}", "en": "{field} is required"},
+        "app.error.too_long": {"zh": "{field}内容过长", "en": "{field} is too long"},
+        "app.error.too_large": {"zh": "照片文件过大", "en": "A photo is too large"},
+        "app.error.invalid_photo": {
+            "zh": "照片格式不支持或无法读取（支持 JPEG、PNG、GIF、WebP、HEIC）",
+            "en": "A photo could not be read (JPEG, PNG, GIF, WebP or HEIC)",
+        },
+        "app.error.invalid_field": {"zh": "{field}填写有误", "en": "{field} is not valid"},
+        "app.error.not_found": {"zh": "未找到您的这件诉求", "en": "No such case of yours"},
+        "app.error.conflict": {
+            "zh": "诉求当前状态下不能进行此操作",
+            "en": "That cannot be done while the case is in this state",
+        },
+        "app.field.description": {"zh": "问题描述", "en": "Description"},
+        "app.field.address": {"zh": "地址", "en": "Address"},
+        "app.field.category": {"zh": "问题类型", "en": "Category"},
+        "app.field.lat": {"zh": "纬度", "en": "Latitude"},
+        "app.field.lon": {"zh": "经度", "en": "Longitude"},
+        "app.field.photos": {"zh": "照片", "en": "Photos"},
+        "app.field.phone": {"zh": "手机号", "en": "Mobile number"},
+        "app.field.code": {"zh": "验证码", "en": "Code"},
+        "app.field.client_id": {"zh": "客户端编号", "en": "client_id"},
+        "app.field.satisfaction": {"zh": "评价", "en": "Rating"},
+        "app.field.text": {"zh": "问题描述", "en": "Description"},
     }
 )
 

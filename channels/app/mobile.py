@@ -18,10 +18,11 @@ from typing import Any
 
 from flask import Request, Response, jsonify
 
-from channels.app.errors import InvalidField, NotSignedIn, TooLarge
+from channels.app.errors import InvalidField, NotSignedIn, TooLarge, error_code
 from channels.errors import ChannelError
 from channels.web.adapter import MAX_PHOTOS, clean_text, human_size, sniff_image
 from intake.categories import is_known
+from intake.i18n import translate
 from intake.report import AttachmentIn
 
 MAX_DESCRIPTION_CHARS = 2000
@@ -52,6 +53,16 @@ class MobileReport:
     photos: tuple[AttachmentIn, ...]
     client_id: str
     raw: bytes
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    """A small request's JSON object (no body: empty); any other JSON is :class:`InvalidField`, not a 500."""
+    body = request.get_json(silent=True)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise InvalidField("body", "must be a JSON object")
+    return body
 
 
 def read_body(request: Request, *, max_photo_bytes: int) -> Body:
@@ -203,6 +214,28 @@ def error_response(err: ChannelError) -> Response:
     retry_after = getattr(err, "retry_after", None)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def localized_error_response(err: ChannelError, lang: str) -> Response:
+    """The citizen app's error answer: ``code`` (stable, for programs), ``error`` (a message in the user's
+    language, shown by the page), ``detail`` (the technical reason in English), ``status`` and ``field``."""
+    code = error_code(err)
+    values: dict[str, object] = {}
+    if isinstance(err, InvalidField):
+        label = translate(f"app.field.{err.field}", lang)
+        values["field"] = err.field if label == f"app.field.{err.field}" else label
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after:
+        values["seconds"] = retry_after
+    message = translate(f"app.error.{code}", lang, **values)
+    if message == f"app.error.{code}":  # no message for this code: the generic one
+        message = translate("app.error.error", lang)
+    response = error_response(err)
+    body = response.get_json()
+    body.update({"code": code, "error": message, "detail": err.message})
+    response.set_data(json.dumps(body, ensure_ascii=False))
+    response.headers["Content-Language"] = "zh-CN" if lang == "zh" else "en"
     return response
 
 

@@ -71,9 +71,11 @@ def send_code(session: Session, purpose: str, phone: str, body_template: str, se
         last = last.replace(tzinfo=now.tzinfo)
     if last is not None and (now - last).total_seconds() < settings.resend_after_seconds:
         wait = settings.resend_after_seconds - int((now - last).total_seconds())
-        raise RateLimited("a code was sent to this number moments ago", retry_after=max(wait, 1))
+        raise RateLimited("a code was sent to this number moments ago", retry_after=max(wait, 1), code="code_too_soon")
     if sent_this_hour >= settings.per_hour:
-        raise RateLimited("too many codes for this number this hour", retry_after=HOUR_SECONDS)
+        raise RateLimited(
+            "too many codes for this number this hour", retry_after=HOUR_SECONDS, code="code_hourly_limit"
+        )
     code = "".join(secrets.choice("0123456789") for _ in range(settings.length))
     session.add(
         PhoneCode(
@@ -88,7 +90,29 @@ def send_code(session: Session, purpose: str, phone: str, body_template: str, se
     body = body_template.format(code=code, minutes=max(1, settings.ttl_seconds // 60))
     queue_message(session, channel="sms", to=phone, body=body)
     log.info("%s sign-in code queued for %s", purpose, mask_phone(phone))
+    if codes_shown():
+        # Demo only (demo.show_codes, and no SMS provider to deliver it): the console shows the code.
+        log.warning("demo: the %s sign-in code for %s is %s (demo.show_codes)", purpose, mask_phone(phone), code)
     return settings.ttl_seconds
+
+
+def codes_shown() -> bool:
+    """Whether sign-in codes appear in the log: ``demo.show_codes`` and no Twilio account to send them."""
+    config = get_runtime().config
+    return config.demo.show_codes and not (config.twilio.account_sid and config.twilio.auth_token)
+
+
+def code_delivery_note() -> str:
+    """How a person trying the demo gets a sign-in code (printed by ``gridline demo load``)."""
+    config = get_runtime().config
+    if config.twilio.account_sid and config.twilio.auth_token:
+        return "the code comes by SMS (Twilio)"
+    if codes_shown():
+        return "no Twilio account: the code appears in this console's log (demo.show_codes)"
+    return (
+        "no Twilio account, so no SMS: set GRIDLINE_DEMO__SHOW_CODES=true (scripts/demo.sh does) "
+        "to see codes in the console's log"
+    )
 
 
 def check_code(purpose: str, phone: str, code: str, settings: CodeSettings) -> None:
@@ -98,6 +122,7 @@ def check_code(purpose: str, phone: str, code: str, settings: CodeSettings) -> N
     """
     now = utcnow()
     problem: str | None = None
+    reason = ""
     with get_runtime().db.transaction() as session:
         row = session.scalar(
             select(PhoneCode)
@@ -107,15 +132,15 @@ def check_code(purpose: str, phone: str, code: str, settings: CodeSettings) -> N
             .with_for_update()
         )
         if row is None or row.expires_at <= now:
-            problem = "no live code for this number: ask for a new one"
+            problem, reason = "no live code for this number: ask for a new one", "code_expired"
         elif row.attempts >= settings.max_attempts:
-            problem = "too many wrong codes: ask for a new one"
+            problem, reason = "too many wrong codes: ask for a new one", "code_exhausted"
         elif not hmac.compare_digest(row.code_hash, _code_hash(purpose, phone, code.strip())):
             row.attempts += 1
-            problem = "wrong code"
+            problem, reason = "wrong code", "code_wrong"
             if row.attempts >= settings.max_attempts:
                 log.warning("%s sign-in code for %s exhausted by wrong guesses", purpose, mask_phone(phone))
         else:
             row.used_at = now
     if problem is not None:
-        raise CodeRejected(problem)
+        raise CodeRejected(problem, reason)

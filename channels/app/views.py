@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from channels.app.errors import Conflict, InvalidField, NotFound, NotSignedIn
-from channels.app.mobile import bearer_token, error_response, local_phone, parse_report, read_body, text_field
+from channels.app.mobile import (
+    bearer_token,
+    json_object,
+    local_phone,
+    localized_error_response,
+    parse_report,
+    read_body,
+    text_field,
+)
 from channels.app.models import AppToken
 from channels.app.otp import check_code, new_token, send_code, token_digest
 from channels.app.settings import app_settings
@@ -55,12 +63,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @bp.errorhandler(ChannelError)
 def _channel_error(err: ChannelError) -> Response:
-    return error_response(err)
+    # A stable code plus a message in the user's language (Accept-Language, the page's ?lang=/cookie).
+    return localized_error_response(err, lang())
 
 
 @bp.errorhandler(InvalidReport)
 def _invalid_report(err: InvalidReport) -> Response:
-    return error_response(InvalidField(err.field, err.problem))
+    return localized_error_response(InvalidField(err.field, err.problem), lang())
 
 
 @bp.after_request
@@ -95,7 +104,7 @@ def require_citizen(view: F) -> F:
 @csrf.exempt
 @limiter.limit(CODE_RATE_LIMIT)
 def ask_code() -> tuple[Response, int]:
-    body = request.get_json(silent=True) or {}
+    body = json_object(request)
     phone = local_phone(body.get("phone"))
     settings = app_settings(runtime().config).codes
     with runtime().db.transaction() as session:
@@ -107,7 +116,7 @@ def ask_code() -> tuple[Response, int]:
 @csrf.exempt
 @limiter.limit(VERIFY_RATE_LIMIT)
 def verify_code() -> Response:
-    body = request.get_json(silent=True) or {}
+    body = json_object(request)
     phone = local_phone(body.get("phone"))
     code = text_field(body, "code", 16, required=True)
     settings = app_settings(runtime().config)
@@ -261,7 +270,7 @@ def _event_text(kind: str) -> str:
 def rate(number: str) -> Response:
     from intake.survey import Satisfaction, record_answer
 
-    body = request.get_json(silent=True) or {}
+    body = json_object(request)
     value = body.get("satisfaction")
     if isinstance(value, bool) or value not in (1, 2, 3):
         raise InvalidField("satisfaction", "1 satisfied, 2 basically satisfied, 3 not satisfied")

@@ -14,9 +14,12 @@ from intake.i18n import register
 
 def _setup() -> None:
     from channels.camera.drain import HOUSEKEEPING_PERIOD_SECONDS, housekeeping_job
+    from channels.camera.settings import picture_policy
+    from intake.media import register_media_policy
     from intake.processing import register_periodic
 
     register_periodic(housekeeping_job, HOUSEKEEPING_PERIOD_SECONDS)
+    register_media_policy("camera", picture_policy)
 
 
 register(

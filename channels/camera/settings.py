@@ -7,12 +7,15 @@ be overridden by ``GRIDLINE_CAMERA__<KEY>`` (``GRIDLINE_CAMERA__MQTT__PASSWORD``
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from channels.camera.alarm import Kind
 from intake.config import Config
 from intake.errors import ConfigError
-from intake.runtime import Runtime
+from intake.media import MediaPolicy
+from intake.runtime import Runtime, get_runtime
 
 #: Realm of HTTP Basic/Digest authentication. Stored credentials are MD5(user:realm:password) (HA1, what
 #: Digest needs), so changing the realm invalidates every device password: it is not configurable.
@@ -63,7 +66,9 @@ class MqttSettings(_Strict):
     keepalive_seconds: int = Field(30, ge=5, le=3600)
     #: Longest wait between two reconnection attempts, in seconds (paho doubles from 1 s up to this).
     reconnect_max_seconds: int = Field(30, ge=1, le=3600)
-    instances: list[FrigateInstance] = [FrigateInstance()]
+    #: One per Frigate; none (the default): no subscriber (``gridline run`` does not start one, and
+    #: ``gridline camera-mqtt`` refuses to start).
+    instances: list[FrigateInstance] = []
 
 
 class CameraSettings(_Strict):
@@ -153,3 +158,17 @@ def secret_key(runtime: Runtime) -> bytes:
     key = (camera_settings(runtime.config).secret_key or web_secret_key(runtime)).encode()
     _keys[id(runtime)] = (runtime, key)
     return key
+
+
+def picture_policy(source_id: str) -> MediaPolicy:
+    """Where incident pictures given by URL may come from: any public host, and the configured Frigates.
+
+    A Frigate sits on the cameras' private network; naming its URL in ``camera.mqtt.instances`` is
+    allowing it. Other private sources (an NVR subnet) go in ``worker.attachment_allowed_private``.
+    """
+    hosts = tuple(
+        host
+        for instance in camera_settings(get_runtime().config).mqtt.instances
+        if (host := urlsplit(instance.url).hostname)
+    )
+    return MediaPolicy(private_hosts=hosts)

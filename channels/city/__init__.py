@@ -9,15 +9,20 @@ from intake.i18n import register
 
 def _setup() -> None:
     from channels.city.callbacks import listen_for_extension_requests, send_callback
-    from channels.city.orders import keep_city_deadlines
-    from channels.city.settings import city_settings
+    from channels.city.orders import city_deadline, keep_city_deadlines
+    from channels.city.settings import attachment_policy, city_settings
     from intake.cases import on_transition
+    from intake.media import register_media_policy
     from intake.outbound import register_sender
     from intake.runtime import get_runtime
+    from routing.deadlines import register_fixed_finish
 
     city_settings(get_runtime().config)  # a wrong city section stops start-up, naming the key
     register_sender("city", send_callback)
-    # After routing's update_clocks (routing is wired before channels): the city's deadline wins.
+    register_media_policy("city", attachment_policy)
+    # After routing's update_clocks (routing is wired before channels): the city's deadline is the finish
+    # deadline; with a leader's too, the earlier wins, whichever hook runs last (routing.deadlines).
+    register_fixed_finish(city_deadline)
     on_transition(keep_city_deadlines)
     listen_for_extension_requests()
 

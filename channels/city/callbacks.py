@@ -37,7 +37,7 @@ from intake.errors import DeliveryFailed
 from intake.models import Attachment, AttachmentStatus, Blob, Case, CaseEvent, OutboundMessage
 from intake.outbound import queue_message
 from intake.runtime import get_runtime
-from intake.states import Action
+from intake.states import Action, CaseStatus
 
 if TYPE_CHECKING:
     from channels.city.models import CityOrder
@@ -104,6 +104,39 @@ def _payload(case: Case, order: CityOrder, event_name: str, event: CaseEvent) ->
         payload["reason"] = detail.get("reason", "")
         payload["extendto"] = local_text(datetime.fromisoformat(detail["until"]), zone)
     return payload
+
+
+# --- merging: a city order joins a case the unit already works on ------------------------------------
+
+
+def catch_up_merged(session: Session, case: Case, holder: Case, event: CaseEvent) -> None:
+    """The city's steps its order missed by joining ``holder`` late: signed for, result reported.
+
+    A city order's case merged into a case that a unit has already signed for (or reported a result
+    on) would never hear of those steps, which happened before it joined. Each is reported once now,
+    with the surviving case's original history entry (its ``eventid`` and ``processtime``); the steps
+    after the merge reach the city from the surviving case's transitions like any other.
+    """
+    from channels.city.models import CityOrder
+
+    joined = [case.id]
+    carried = (event.detail or {}).get("carried") or []
+    if carried:
+        joined += list(session.scalars(select(Case.id).where(Case.number.in_(carried))))
+    orders = list(session.scalars(select(CityOrder).where(CityOrder.case_id.in_(joined)).order_by(CityOrder.id)))
+    if not orders:
+        return
+    missed = {CaseStatus.ACCEPTED: (Action.ACCEPT,), CaseStatus.HANDLED: (Action.ACCEPT, Action.REPORT_RESULT)}
+    for action in missed.get(holder.status, ()):
+        step = session.scalar(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == holder.id, CaseEvent.kind == action.value)
+            .order_by(CaseEvent.id.desc())
+            .limit(1)
+        )
+        if step is not None:
+            log.info("city order(s) of case %s joined case %s late: %s reported", case.number, holder.number, action)
+            queue_callbacks(session, holder, orders, CALLBACK_ACTIONS[action], step)
 
 
 # --- extension requests: a history entry, not a transition ----------------------------------------------

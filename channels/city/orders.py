@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from channels.city.adapter import CHANNEL, CityOrderIn, attachment_for, join_address
-from channels.city.callbacks import CALLBACK_ACTIONS, queue_callbacks
+from channels.city.callbacks import CALLBACK_ACTIONS, catch_up_merged, queue_callbacks
 from channels.city.models import CityOrder
 from channels.city.settings import PlatformSettings
 from intake import submit
@@ -34,18 +34,13 @@ from intake.queue import QUEUE_MEDIA, after_commit, enqueue
 from intake.runtime import get_runtime
 from intake.states import FINAL_STATUSES, Action, CaseStatus
 from intake.submit import SUMMARY_CHARS
+from routing.deadlines import settle_deadlines
 
 log = logging.getLogger(__name__)
 
 ACTOR = f"channel:{CHANNEL}"
 #: The clock that runs in each status of the closed loop (as in ``routing.deadlines.CLOCK_OF_STATUS``,
 #: repeated so that this channel works without the routing package).
-_CLOCK_OF_STATUS = {
-    CaseStatus.DISPATCHED: "respond",
-    CaseStatus.ACCEPTED: "finish",
-    CaseStatus.HANDLED: "feedback",
-}
-_IN_LOOP = frozenset({CaseStatus.DISPATCHED, CaseStatus.ACCEPTED, CaseStatus.HANDLED, CaseStatus.CHECKED})
 #: Actions after which the clocks may have moved (so the city's deadline is put back).
 _CLOCK_ACTIONS = frozenset(
     {Action.QUEUE, Action.DISPATCH, Action.EXTEND, Action.RETURN, Action.REOPEN, Action.CHECK_FAIL, Action.MERGE}
@@ -82,7 +77,8 @@ def receive(order: CityOrderIn, raw: bytes, platform: PlatformSettings) -> Recei
                 if row is None:
                     session.add(_new_row(order, case))
                     if order.deadline is not None:
-                        keep_city_deadline(case, order.deadline)
+                        session.flush()
+                        settle_deadlines(session, case)
                     new_order, changed = True, ()
                 else:
                     new_order, changed = False, _update(session, row, case, order)
@@ -198,9 +194,8 @@ def _new_deadline(session: Session, case: Case, old: datetime | None, new: datet
         if holder.extension_until is not None and holder.extension_until <= new:
             holder.extension_until = None  # the unit's request is answered
         return
-    deadline = city_deadline(session, holder)
+    deadline, _ = settle_deadlines(session, holder)
     if deadline is not None:
-        keep_city_deadline(holder, deadline)
         holder.warned_at = None
         if deadline > utcnow():
             holder.overdue_at = None
@@ -250,30 +245,13 @@ def city_deadline(session: Session, case: Case) -> datetime | None:
     return min(deadlines) if deadlines else None
 
 
-def keep_city_deadline(case: Case, deadline: datetime) -> None:
-    """Make the city's deadline the case's finish deadline, whatever clocks routing has set.
-
-    In the loop: finish is the city's deadline, signing for it cannot be due later, and reporting back
-    cannot be due earlier; ``due_at`` follows the clock that runs. Waiting for the agents: the deadline
-    shows as ``finish_due_at`` and caps their countdown.
-    """
-    if case.status in _IN_LOOP and case.dispatched_at is not None:
-        case.finish_due_at = deadline
-        if case.respond_due_at is None or case.respond_due_at > deadline:
-            case.respond_due_at = deadline
-        if case.feedback_due_at is None or case.feedback_due_at < deadline:
-            case.feedback_due_at = deadline
-        clock = _CLOCK_OF_STATUS.get(case.status)
-        if clock is not None:
-            case.due_at = getattr(case, f"{clock}_due_at")
-    elif case.status in (CaseStatus.RECEIVED, CaseStatus.VERIFYING):
-        case.finish_due_at = deadline
-        if case.due_at is None or case.due_at > deadline:
-            case.due_at = deadline
-
-
 def keep_city_deadlines(session: Session, case: Case, action: Action, event: CaseEvent) -> None:
-    """Transition hook, registered after routing's: put the city's deadline back, report the step to the city."""
+    """Transition hook, after routing's: put the city's deadline back, report the step to the city.
+
+    The city's deadline is the finish deadline whatever clocks routing has set
+    (:func:`routing.deadlines.settle_deadlines`, which also lets an earlier leader's deadline win); an
+    extension approved here does not move it: the city grants its own by resending the order.
+    """
     if action is Action.QUEUE and case.channel != CHANNEL:
         return  # the intake batch: only a city case can hold an order this early; no query per case
     if action not in _CLOCK_ACTIONS and action not in CALLBACK_ACTIONS:
@@ -285,13 +263,16 @@ def keep_city_deadlines(session: Session, case: Case, action: Action, event: Cas
     orders = orders_of(session, holder)
     if not orders:
         return
-    deadlines = [order.deadline for order in orders if order.deadline is not None]
-    if action in _CLOCK_ACTIONS and deadlines:
-        keep_city_deadline(holder, min(deadlines))
-        # A new dict: the JSON column does not notice changes made inside the old one.
-        event.detail = {**(event.detail or {}), "city_deadline": _iso(min(deadlines))}
+    if action in _CLOCK_ACTIONS:
+        # The same outcome whichever hook runs last (a leader's deadline, if earlier, still wins).
+        deadline, _ = settle_deadlines(session, holder)
+        if deadline is not None:
+            # A new dict: the JSON column does not notice changes made inside the old one.
+            event.detail = {**(event.detail or {}), "city_deadline": _iso(deadline)}
     if action in CALLBACK_ACTIONS:
         queue_callbacks(session, case, orders, CALLBACK_ACTIONS[action], event)
+    elif action is Action.MERGE and holder is not case:
+        catch_up_merged(session, case, holder, event)
 
 
 def _summary(text: str) -> str:

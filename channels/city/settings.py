@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from intake.categories import is_known
-from intake.config import Config
+from intake.config import Config, check_host_patterns
 from intake.errors import ConfigError
 
 #: Platform names appear in URLs and environment variables (which pydantic-settings lower-cases).
@@ -40,6 +40,15 @@ class PlatformSettings(_Strict):
     max_clock_skew_seconds: int = Field(300, ge=10, le=3600)
     #: Seconds one callback to the city may take.
     callback_timeout_seconds: float = Field(15.0, gt=0, le=120)
+    #: Hosts the platform's attachments may be downloaded from (``name``, ``*.domain``, IP or CIDR; also
+    #: every redirect). Empty: any host with a public address. A private address needs
+    #: ``worker.attachment_allowed_private`` too.
+    attachment_hosts: list[str] = []
+
+    @field_validator("attachment_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        return check_host_patterns(value)
 
     @field_validator("callback_url")
     @classmethod
@@ -92,3 +101,13 @@ def parse_city_settings(section: dict[str, Any]) -> CitySettings:
             "city." + ".".join(str(part) for part in error["loc"]) + f": {error['msg']}" for error in err.errors()
         ]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from err
+
+
+def attachment_policy(source_id: str) -> Any:
+    """Where the attachments of a city order (source id ``<platform>:<code>``) may be downloaded from."""
+    from intake.media import MediaPolicy
+    from intake.runtime import get_runtime
+
+    platform = city_settings(get_runtime().config).platforms.get(source_id.split(":", 1)[0])
+    hosts = platform.attachment_hosts if platform is not None else []
+    return MediaPolicy(hosts=tuple(hosts))

@@ -22,6 +22,11 @@ register(
             "en": "Hello, your case {number} is now: {status}. To add anything, just reply to this mail.",
         },
         "email.notice.result": {"zh": "办理结果：{result}", "en": "Result: {result}"},
+        "email.notice.merged": {
+            "zh": "您反映的问题与诉求{into}为同一问题，已合并办理（当前状态：{status}），此后进展以{into}通知您。",
+            "en": "It is the same problem as case {into} and is handled with it (now: {status}); "
+            "further news comes under {into}.",
+        },
         "event.email_auto_reply": {"zh": "收到自动回复邮件", "en": "An automatic reply arrived"},
         "event.email_bounced": {"zh": "邮件退信", "en": "A mail bounced"},
     }

@@ -1,9 +1,9 @@
 """Reporters who wrote by mail hear of their case by mail, as answers in their own thread.
 
 The SMS notices of :mod:`intake.notify` reach reporters with a phone number; a mail reporter has only
-an address. On the same steps (dispatch, invalid, close, reopen) each mail reporter of the case and of
-the duplicates merged into it gets one mail, ``In-Reply-To`` their latest mail, so that their answer
-threads back onto the case.
+an address. On the same steps (dispatch, invalid, close, reopen; and a merge, naming the case that
+carries theirs from then on) each mail reporter of the case and of the duplicates merged into it gets
+one mail, ``In-Reply-To`` their latest mail, so that their answer threads back onto the case.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from channels.email.inbound import answerable, queue_reply
 from channels.email.models import MailRecord
+from intake.cases import latest_result
 from intake.i18n import translate
 from intake.models import Case, CaseEvent, ReportRecord
-from intake.notify import NOTIFY_ACTIONS
+from intake.notify import NOTIFY_ACTIONS, merged_into
 from intake.runtime import get_runtime
 from intake.states import Action
 
@@ -36,6 +37,7 @@ def notify_mail_reporters(session: Session, case: Case, action: Action, event: C
         )
         .order_by(ReportRecord.id)
     ).all()
+    target = merged_into(session, case) if action is Action.MERGE else None
     seen: set[str] = set()
     for address, phone, meta in rows:
         if address in seen or phone or not answerable(address):
@@ -52,16 +54,11 @@ def notify_mail_reporters(session: Session, case: Case, action: Action, event: C
         status = translate(f"status.{case.status.value}", lang)
         subject = translate("email.notice.subject", lang, number=case.number, status=status)
         body = translate("email.notice.body", lang, number=case.number, status=status)
+        if target is not None:
+            # Merged: the number (and status) of the case that carries their report from now on.
+            body += "\n\n" + translate(
+                "email.notice.merged", lang, into=target.number, status=translate(f"status.{target.status.value}", lang)
+            )
         if action is Action.CLOSE:
-            body += "\n\n" + translate("email.notice.result", lang, result=_result(session, case))
+            body += "\n\n" + translate("email.notice.result", lang, result=latest_result(session, case)[:RESULT_CHARS])
         queue_reply(session, case, to=address, subject=subject, body=body, in_reply_to=latest, kind="notice")
-
-
-def _result(session: Session, case: Case) -> str:
-    detail = session.scalar(
-        select(CaseEvent.detail)
-        .where(CaseEvent.case_id == case.id, CaseEvent.kind == Action.REPORT_RESULT.value)
-        .order_by(CaseEvent.id.desc())
-        .limit(1)
-    )
-    return str((detail or {}).get("result", "")).strip()[:RESULT_CHARS]

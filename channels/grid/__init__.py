@@ -49,6 +49,7 @@ register(
         "grid.page.sent": {"zh": "上报成功，案件编号", "en": "Sent: case number"},
         "grid.page.no_tasks": {"zh": "暂无核查任务", "en": "No check tasks"},
         "grid.page.no_reports": {"zh": "暂无上报记录", "en": "No reports yet"},
+        "grid.page.merged_into": {"zh": "已与同一问题合并办理，案件", "en": "Handled together with case"},
         "grid.page.unit_result": {"zh": "承办单位反馈", "en": "The unit reports"},
         "grid.page.instruction": {"zh": "核查要求", "en": "What to check"},
         "grid.page.resolved": {"zh": "问题已解决", "en": "Solved on site"},

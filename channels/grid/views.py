@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from agent_ui.auth import CONSOLE_ROLES, login_required
 from agent_ui.web import acting_user
@@ -23,6 +24,7 @@ from channels.app.mobile import (
     bearer_token,
     bool_field,
     error_response,
+    json_object,
     local_phone,
     parse_report,
     read_body,
@@ -36,9 +38,11 @@ from channels.grid.models import GridWorker
 from channels.grid.settings import grid_settings
 from channels.grid.workers import issue_token, worker_by_phone, worker_for_token
 from intake import Contact, InvalidReport, Location, Report, submit
+from intake.cases import latest_results
 from intake.i18n import translate
 from intake.models import Case, ReportRecord
 from intake.phones import mask_phone
+from intake.states import CaseStatus
 from intake.web import csrf, lang, limiter, runtime, t
 
 log = logging.getLogger(__name__)
@@ -109,7 +113,7 @@ def _worker_json(worker: GridWorker) -> dict[str, Any]:
 @csrf.exempt
 @limiter.limit(CODE_RATE_LIMIT)
 def ask_code() -> tuple[Response, int]:
-    body = request.get_json(silent=True) or {}
+    body = json_object(request)
     phone = local_phone(body.get("phone"))
     settings = app_settings(runtime().config).codes
     ttl = settings.ttl_seconds
@@ -126,7 +130,7 @@ def ask_code() -> tuple[Response, int]:
 @csrf.exempt
 @limiter.limit(VERIFY_RATE_LIMIT)
 def verify_code() -> Response:
-    body = request.get_json(silent=True) or {}
+    body = json_object(request)
     phone = local_phone(body.get("phone"))
     code = text_field(body, "code", 16, required=True)
     check_code(CHANNEL, phone, code, app_settings(runtime().config).codes)
@@ -197,28 +201,37 @@ def _via() -> str:
 @require_worker
 def my_reports() -> Response:
     worker = current_worker()
+    # A report merged into another case (the same problem from a citizen, a camera, ...) shows the
+    # progress and the result of that case: the worker follows what became of what they found.
+    surviving = aliased(Case)
     with runtime().db.transaction() as session:
         rows = session.execute(
-            select(Case.number, Case.status, Case.summary, ReportRecord.received_at)
+            select(Case.number, Case.summary, ReportRecord.received_at, Case, surviving)
             .join(Case, Case.id == ReportRecord.case_id)
+            .outerjoin(surviving, surviving.id == Case.merged_into_id)
             .where(ReportRecord.channel == CHANNEL, ReportRecord.source_id.like(f"{worker.code}:%"))
             .order_by(ReportRecord.id.desc())
             .limit(MY_REPORTS)
         ).all()
-    return jsonify(
-        {
-            "reports": [
-                {
-                    "case_number": row.number,
-                    "status": row.status.value,
-                    "status_text": t(f"status.{row.status.value}"),
-                    "summary": row.summary,
-                    "received_at": row.received_at.isoformat(),
-                }
-                for row in rows
-            ]
-        }
-    )
+        shown = [target or own for *_, own, target in rows]
+        results = latest_results(session, [case.id for case in shown if case.status in _WITH_RESULT])
+        reports = [
+            {
+                "case_number": row.number,
+                "merged_into": case.number if case.number != row.number else None,
+                "status": case.status.value,
+                "status_text": t(f"status.{case.status.value}"),
+                "summary": row.summary,
+                "received_at": row.received_at.isoformat(),
+                "result": results.get(case.id, ""),
+            }
+            for row, case in zip(rows, shown, strict=True)
+        ]
+    return jsonify({"reports": reports})
+
+
+#: Statuses in which the unit's result is there to show.
+_WITH_RESULT = frozenset({CaseStatus.HANDLED, CaseStatus.CHECKED, CaseStatus.CLOSED})
 
 
 # --- check tasks -------------------------------------------------------------------------------
@@ -264,6 +277,7 @@ def answer(task_id: int) -> Response:
 #: Messages the page's script shows, in the page language.
 PAGE_STRINGS = (
     "code_sent",
+    "merged_into",
     "my_cell",
     "located",
     "locate_failed",

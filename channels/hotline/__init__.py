@@ -13,10 +13,11 @@ from channels.common import Channel
 
 
 def _setup() -> None:
-    from channels.hotline.media import media_auth
-    from intake.media import register_media_auth
+    from channels.hotline.media import media_auth, media_policy
+    from intake.media import register_media_auth, register_media_policy
 
     register_media_auth("hotline", media_auth)
+    register_media_policy("hotline", media_policy)
 
 
 CHANNEL = Channel(name="hotline", setup=_setup)

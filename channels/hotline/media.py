@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 from requests.auth import HTTPBasicAuth
 
+from channels.common import twilio_media_policy
 from intake.errors import ConfigError
+from intake.media import MediaPolicy
 from intake.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,25 @@ TWILIO_API = "https://api.twilio.com"
 _ARI_RECORDING = re.compile(r"/recordings/stored/(?!\.\.?/)[^/]+/file")
 #: Default ports, so that ``http://host/ari`` and ``http://host:80/ari`` name the same server.
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def media_policy(source_id: str) -> MediaPolicy:
+    """Recordings come from Twilio (``twilio.media_hosts``) or the configured Asterisk (``ivr.ari.url``).
+
+    The Asterisk named in the configuration usually runs on this machine or the private network: its
+    host may resolve to a private address (configuring ``ivr.ari.url`` is allowing it).
+    """
+    from ivr.ari.settings import load_ari_settings
+
+    twilio = twilio_media_policy(source_id)
+    try:
+        ari_host = urlsplit(load_ari_settings(get_runtime().config).url).hostname or ""
+    except (ConfigError, ValueError) as err:
+        log.warning("recordings only from Twilio: %s", err)
+        return twilio
+    if not ari_host:
+        return twilio
+    return MediaPolicy(hosts=(*twilio.hosts, ari_host), private_hosts=(ari_host,))
 
 
 def media_auth(url: str) -> HTTPBasicAuth | None:

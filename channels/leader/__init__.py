@@ -26,9 +26,11 @@ register(
 
 
 def _setup() -> None:
-    from channels.leader.assign import on_dispatch
+    from channels.leader.assign import leader_cap, on_dispatch
     from intake.cases import on_transition
+    from routing.deadlines import register_deadline_cap
 
+    register_deadline_cap(leader_cap)
     on_transition(on_dispatch)
 
 

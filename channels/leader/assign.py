@@ -3,7 +3,9 @@ a priority and perhaps a deadline of their own; the case carries the mark and th
 
 "Stricter": the case's priority is raised to the leader's (never lowered), so the routing clocks of
 that priority apply from dispatch; and where the leader set a deadline, none of the unit's clocks runs
-past it. Flagging a case that is with a unit already tightens its running clocks at once.
+past it, an approved extension included (a city order's deadline too gives way to an earlier leader's:
+:func:`routing.deadlines.settle_deadlines`). Flagging a case that is with a unit already tightens its
+running clocks at once.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from channels.app.errors import Conflict, InvalidField, NotFound
@@ -150,26 +152,34 @@ def _verify_sooner(case: Case) -> None:
         case.due_at = due
 
 
+def _assigned_to(case_id: int) -> Any:
+    """The assignments a case carries: its own and those of the duplicates merged into it."""
+    merged = select(Case.id).where(Case.merged_into_id == case_id)
+    return or_(LeaderAssignment.case_id == case_id, LeaderAssignment.case_id.in_(merged))
+
+
 def strictest_due(session: Session, case_id: int) -> datetime | None:
-    due = session.scalar(select(func.min(LeaderAssignment.due_at)).where(LeaderAssignment.case_id == case_id))
+    due = session.scalar(select(func.min(LeaderAssignment.due_at)).where(_assigned_to(case_id)))
     # SQLite hands an aggregate back without the column's time zone; it is stored in UTC.
     return due.replace(tzinfo=UTC) if due is not None and due.tzinfo is None else due
 
 
+def leader_cap(session: Session, case: Case) -> datetime | None:
+    """The deadline none of the unit's clocks may pass (registered with :mod:`routing.deadlines`)."""
+    return strictest_due(session, case.id)
+
+
 def tighten(session: Session, case: Case) -> None:
     """Bring the unit's clocks in line with the case's priority now and every leader's deadline."""
-    from routing.deadlines import current_clock
+    from routing.deadlines import current_clock, settle_deadlines
 
     _priority_clocks(case)
-    cap = strictest_due(session, case.id)
-    if cap is not None:
-        for column in CLOCK_COLUMNS:
-            due = getattr(case, column)
-            if due is not None and due > cap:
-                setattr(case, column, cap)
     running = current_clock(case)
     if running is not None and running[1] is not None:
         case.due_at = running[1]
+    # Every leader's deadline caps the clocks, a city order's deadline (if any) stays the finish unless
+    # later: the same outcome whichever transition hook runs last.
+    settle_deadlines(session, case)
 
 
 def _priority_clocks(case: Case) -> None:
@@ -191,10 +201,31 @@ def _priority_clocks(case: Case) -> None:
 
 
 def on_dispatch(session: Session, case: Case, action: Action, event: CaseEvent) -> None:
-    """Transition hook, after routing's clocks: a marked case keeps its leader's stricter deadline."""
-    if action is not Action.DISPATCH:
+    """Transition hook, after routing's clocks: a marked case keeps its leader's stricter deadline.
+
+    A marked case merged into another passes its mark on: the surviving case carries the leader's
+    priority and deadline (at once if it is with a unit already, else from its dispatch), and the
+    leader follows the surviving case.
+    """
+    if action is Action.MERGE and case.merged_into_id is not None:
+        rows = (
+            session.execute(select(LeaderAssignment.priority).where(LeaderAssignment.case_id == case.id))
+            .scalars()
+            .all()
+        )
+        holder = session.get(Case, case.merged_into_id)
+        if not rows or holder is None:
+            return
+        holder.priority = min(holder.priority, *rows)
+        if holder.status in WITH_UNIT:
+            tighten(session, holder)
+        elif holder.status is CaseStatus.VERIFYING:
+            _verify_sooner(holder)
         return
-    if session.scalar(select(LeaderAssignment.id).where(LeaderAssignment.case_id == case.id).limit(1)) is None:
+    # Dispatch, and an approved extension: neither carries a clock past a leader's deadline.
+    if action not in (Action.DISPATCH, Action.EXTEND):
+        return
+    if session.scalar(select(LeaderAssignment.id).where(_assigned_to(case.id)).limit(1)) is None:
         return
     tighten(session, case)
     event.detail = {**(event.detail or {}), "leader_due": _iso(case.finish_due_at)}

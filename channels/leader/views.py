@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify, render_template, request
-from sqlalchemy import select
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as BaseResponse
 
 from agent_ui.auth import CONSOLE_ROLES, current_user, login_required
 from agent_ui.followup import case_view
@@ -174,10 +175,13 @@ def marks_json() -> Response:
 def _rows(session: Session, leader: User) -> list[dict[str, Any]]:
     now = utcnow()
     rows = []
-    for row, case in assign.assignments_of(session, leader):
+    for row, own in assign.assignments_of(session, leader):
+        # A case merged into another: the leader follows the surviving case.
+        case = (session.get(Case, own.merged_into_id) if own.merged_into_id else None) or own
         rows.append(
             {
                 "case_number": case.number,
+                "assigned_case": own.number,
                 "summary": case.summary,
                 "status": case.status.value,
                 "status_text": t(f"status.{case.status.value}"),
@@ -209,18 +213,26 @@ def page() -> str:
 
 @bp.get("/leader/cases/<number>")
 @login_required(*LEADER_ROLES)
-def case_page(number: str) -> tuple[str, int] | str:
+def case_page(number: str) -> tuple[str, int] | str | BaseResponse:
     """The leader follows a case: its status, unit, clocks, the unit's result and its history."""
     user = acting_user()
     with runtime().db.transaction() as session:
         case = session.scalar(select(Case).where(Case.number == number))
+        # The leader's own case, or one theirs was merged into (they follow the surviving case).
         mine = case is not None and session.scalar(
             select(LeaderAssignment.id).where(
-                LeaderAssignment.case_id == case.id, LeaderAssignment.leader_id == user.id
+                or_(
+                    LeaderAssignment.case_id == case.id,
+                    LeaderAssignment.case_id.in_(select(Case.id).where(Case.merged_into_id == case.id)),
+                ),
+                LeaderAssignment.leader_id == user.id,
             )
         )
         if case is None or (not mine and user.role != Role.ADMIN):
             return render_template("console/message.html", message=t("console.case.not_found"), user=user), 404
+        if case.merged_into_id is not None:
+            surviving = session.scalar(select(Case.number).where(Case.id == case.merged_into_id))
+            return redirect(url_for("leader.case_page", number=surviving))
         view = case_view(session, case, _zone())
     return render_template("leader/case.html", case=view, user=user)
 

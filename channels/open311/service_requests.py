@@ -22,10 +22,11 @@ from channels.open311.adapter import RequestQuery, ServiceRequestIn, w3c
 from channels.open311.models import Open311Request
 from channels.open311.settings import Open311Settings, ServiceSettings
 from intake import submit
+from intake.cases import latest_results, shorten
 from intake.i18n import register, translate
-from intake.models import Case, CaseEvent, ReportRecord
+from intake.models import Case, ReportRecord
 from intake.runtime import get_runtime
-from intake.states import Action, CaseStatus
+from intake.states import CaseStatus
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,12 @@ def _views(session: Session, rows: list[Any], settings: Open311Settings) -> list
     lang = settings.language
     effective_cases = [target or case for _, _, case, target in rows]
     agencies = _agencies(session, {case.department_code for case in effective_cases if case.department_code}, lang)
-    results = _results(session, [case.id for case in effective_cases if case.status is CaseStatus.CLOSED])
+    results = {
+        case_id: shorten(text, RESULT_NOTE_CHARS)
+        for case_id, text in latest_results(
+            session, [case.id for case in effective_cases if case.status is CaseStatus.CLOSED]
+        ).items()
+    }
     views = []
     for (request_row, report, case, target), effective in zip(rows, effective_cases, strict=True):
         service = settings.by_code.get(request_row.service_code)
@@ -228,20 +234,3 @@ def _agencies(session: Session, codes: set[str], lang: str) -> dict[str, str]:
     ).all()
     names = {row.code: (row.name_en or row.name_zh) if lang == "en" else row.name_zh for row in rows}
     return {code: names.get(code, code) for code in codes}
-
-
-def _results(session: Session, case_ids: list[int]) -> dict[int, str]:
-    """The latest result each unit reported, for closed requests' notes."""
-    if not case_ids:
-        return {}
-    latest = (
-        select(func.max(CaseEvent.id))
-        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.kind == Action.REPORT_RESULT.value)
-        .group_by(CaseEvent.case_id)
-    )
-    rows = session.execute(select(CaseEvent.case_id, CaseEvent.detail).where(CaseEvent.id.in_(latest))).all()
-    out = {}
-    for case_id, detail in rows:
-        text = str((detail or {}).get("result", "")).strip()
-        out[case_id] = text if len(text) <= RESULT_NOTE_CHARS else text[: RESULT_NOTE_CHARS - 1] + "…"
-    return out

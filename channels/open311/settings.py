@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from intake.categories import is_known
 from intake.categories import load as load_categories
-from intake.config import Config
+from intake.config import Config, check_host_patterns
 from intake.errors import ConfigError
 
 Datatype = Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
@@ -129,6 +129,14 @@ class Open311Settings(_Strict):
     #: GET requests: at most this many, and a date range of at most this many days (the spec's 1000 and 90).
     max_requests: int = Field(1000, ge=1, le=10_000)
     max_days: int = Field(90, ge=1, le=366)
+    #: Hosts partners' ``media_url`` photos may be downloaded from (``name``, ``*.domain``, IP or CIDR;
+    #: also every redirect). Empty: any host with a public address.
+    media_hosts: list[str] = []
+
+    @field_validator("media_hosts")
+    @classmethod
+    def _media_hosts(cls, value: list[str]) -> list[str]:
+        return check_host_patterns(value)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> Open311Settings:

@@ -8,12 +8,14 @@ from intake.i18n import register
 
 
 def _setup() -> None:
+    from channels.common import twilio_media_policy
     from channels.sms.outbound import media_auth, send_sms
-    from intake.media import register_media_auth
+    from intake.media import register_media_auth, register_media_policy
     from intake.outbound import register_sender
 
     register_sender("sms", send_sms)
     register_media_auth("sms", media_auth)
+    register_media_policy("sms", twilio_media_policy)
 
 
 register(
@@ -35,6 +37,10 @@ register(
         "sms.case_status": {
             "zh": "【怀柔12345】诉求{number}当前状态：{status}。",
             "en": "[Huairou 12345] Case {number}: {status}.",
+        },
+        "sms.case_merged_status": {
+            "zh": "【怀柔12345】诉求{number}已与同一问题的诉求{into}合并办理，当前状态：{status}。",
+            "en": "[Huairou 12345] Case {number} was merged into case {into} about the same problem: {status}.",
         },
         "sms.case_not_found": {
             "zh": "【怀柔12345】未找到您名下的诉求{number}，请核对编号。",

@@ -11,6 +11,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from channels.common import is_twilio_api_url
 from intake.config import TwilioConfig
 from intake.errors import DeliveryFailed
 from intake.models import OutboundMessage
@@ -66,9 +67,9 @@ def send_sms(message: OutboundMessage) -> str:
     return str(sent.sid)
 
 
-def media_auth(_url: str) -> HTTPBasicAuth | None:
-    """Twilio media URLs need basic auth when the account enforces it; the credentials do no harm otherwise."""
-    config = get_runtime().config.twilio
-    if config.account_sid and config.auth_token:
-        return HTTPBasicAuth(config.account_sid, config.auth_token)
+def media_auth(url: str) -> HTTPBasicAuth | None:
+    """Twilio's credentials for media URLs under Twilio's API only (never a redirect's CDN host, nor others)."""
+    config = get_runtime().config
+    if config.twilio.account_sid and config.twilio.auth_token and is_twilio_api_url(url, config):
+        return HTTPBasicAuth(config.twilio.account_sid, config.twilio.auth_token)
     return None

@@ -111,15 +111,20 @@ def _status_reply(message: InboundSms, t: object) -> str:
     rt = runtime()
     with rt.db.transaction() as session:
         # Only the case's own reporters may ask about it by SMS.
-        status = session.scalar(
-            select(Case.status)
+        case = session.scalar(
+            select(Case)
             .join(ReportRecord, ReportRecord.case_id == Case.id)
             .where(Case.number == message.case_number, ReportRecord.contact_phone == message.phone)
             .limit(1)
         )
-    if status is None:
-        return t("sms.case_not_found", number=message.case_number)  # type: ignore[operator]
-    state = t(f"status.{status.value}")  # type: ignore[operator]
+        if case is None:
+            return t("sms.case_not_found", number=message.case_number)  # type: ignore[operator]
+        surviving = session.get(Case, case.merged_into_id) if case.merged_into_id is not None else None
+        if surviving is not None:
+            # Merged: what the citizen wants to know is how the case that took theirs is doing.
+            state = t(f"status.{surviving.status.value}")  # type: ignore[operator]
+            return t("sms.case_merged_status", number=case.number, into=surviving.number, status=state)  # type: ignore[operator]
+        state = t(f"status.{case.status.value}")  # type: ignore[operator]
     return t("sms.case_status", number=message.case_number, status=state)  # type: ignore[operator]
 
 

@@ -154,6 +154,10 @@ register(
         "web.track.bad_last4": {"zh": "请输入4位数字", "en": "Enter four digits"},
         "web.track.status": {"zh": "当前状态", "en": "Status"},
         "web.track.submitted": {"zh": "提交时间", "en": "Submitted"},
+        "web.track.merged_into": {
+            "zh": "与同一问题的诉求 {number} 合并办理",
+            "en": "Merged into case {number} about the same problem",
+        },
         "web.track.category": {"zh": "问题类型", "en": "Category"},
         "web.track.history": {"zh": "办理过程", "en": "History"},
         "web.event.other": {"zh": "状态更新", "en": "Status update"},

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers.response import Response as BaseResponse
@@ -280,6 +280,12 @@ class Tracked:
     created_at: datetime
     category: str | None
     events: list[TrackedEvent]
+    #: The case this one was merged into: its status and steps are the citizen's too.
+    merged_into: str | None = None
+
+
+#: Steps of a surviving case that belong to its other reporters, not shown to a merged case's reporter.
+OTHER_REPORTERS_EVENTS = ("received", "report_added", "queue", "merge")
 
 
 def find_tracked(number: str, phone_last4: str) -> Tracked | None:
@@ -295,17 +301,24 @@ def find_tracked(number: str, phone_last4: str) -> Tracked | None:
         ).all()
         if not any(hmac.compare_digest(last_four(phone), phone_last4) for phone in phones):
             return None
+        surviving = db.get(Case, case.merged_into_id) if case.merged_into_id is not None else None
+        # A merged case's reporter follows the case that took theirs: its steps, but not how the
+        # other reporters' reports came in.
+        theirs = CaseEvent.case_id == case.id
+        if surviving is not None:
+            theirs = or_(theirs, and_(CaseEvent.case_id == surviving.id, CaseEvent.kind.not_in(OTHER_REPORTERS_EVENTS)))
         events = db.execute(
             select(CaseEvent.at, CaseEvent.kind)
-            .where(CaseEvent.case_id == case.id, CaseEvent.public.is_(True))
+            .where(theirs, CaseEvent.public.is_(True))
             .order_by(CaseEvent.at, CaseEvent.id)
         ).all()
         return Tracked(
             number=case.number,
-            status=case.status.value,
+            status=(surviving or case).status.value,
             created_at=case.created_at,
-            category=case.category,
+            category=(surviving or case).category,
             events=[TrackedEvent(at=row.at, kind=row.kind) for row in events],
+            merged_into=surviving.number if surviving is not None else None,
         )
 
 
@@ -354,6 +367,7 @@ def track_json() -> Response:
             "status_text": t(f"status.{tracked.status}"),
             "created_at": tracked.created_at.isoformat(),
             "category": tracked.category,
+            "merged_into": tracked.merged_into,
             "history": [
                 {"at": event.at.isoformat(), "kind": event.kind, "text": event_text(event.kind)}
                 for event in tracked.events

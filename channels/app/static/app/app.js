@@ -22,6 +22,8 @@
     var headers = options.headers || {};
     var token = localStorage.getItem(TOKEN_KEY);
     if (token) { headers.Authorization = "Bearer " + token; }
+    // Errors come back in the page's language (zh-CN or en), as a message plus a stable code.
+    headers["Accept-Language"] = document.documentElement.lang || "zh-CN";
     options.headers = headers;
     return fetch(path, options).then(function (response) {
       if (response.status === 204) { return {}; }

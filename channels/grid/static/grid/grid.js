@@ -205,6 +205,8 @@
         meta.appendChild(el("span", "badge " + report.status, report.status_text));
         item.appendChild(meta);
         item.appendChild(el("p", "", report.summary));
+        if (report.merged_into) { item.appendChild(el("p", "point", S.merged_into + " " + report.merged_into)); }
+        if (report.result) { item.appendChild(el("p", "result", S.unit_result + ": " + report.result)); }
         list.appendChild(item);
       });
       $("no-reports").hidden = body.reports.length > 0;
