@@ -407,3 +407,5 @@ def test_a_chain_of_merges_stays_one_level_deep_and_leaders_follow_the_survivor(
     followed = leader.http.get(f"{live_server}/leader/cases/{middle}", timeout=10, allow_redirects=True)
     assert followed.status_code == 200 and followed.url.endswith(f"/leader/cases/{last}")
     assert SMS_TEXT in followed.text and first in followed.text  # every report, the duplicates' too
+    marks = leader.get("/console/api/leader/marks").json()["marks"]  # the queue's 领导指派 badges
+    assert list(marks) == [last] and marks[last]["priority"] == 1

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from channels.app.errors import Conflict, InvalidField, NotFound
 from channels.leader.models import LeaderAssignment
@@ -235,16 +235,27 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def marked_case_ids() -> Any:
+    """A subquery of the cases that carry a leader's mark: assigned ones, and those duplicates were merged into."""
+    duplicate = aliased(Case)
+    return select(func.coalesce(duplicate.merged_into_id, duplicate.id)).join(
+        LeaderAssignment, LeaderAssignment.case_id == duplicate.id
+    )
+
+
 def marks(session: Session, case_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
-    """Case id → its leader mark (the strictest priority and deadline, the leaders' names)."""
-    query = select(
-        LeaderAssignment.case_id,
-        func.min(LeaderAssignment.priority),
-        func.min(LeaderAssignment.due_at),
-        func.count(),
-    ).group_by(LeaderAssignment.case_id)
+    """Case id → its leader mark (the strictest priority and deadline, the leaders' names).
+
+    A duplicate's assignments mark the case it was merged into (merges are one level deep).
+    """
+    carrier = func.coalesce(Case.merged_into_id, Case.id)
+    query = (
+        select(carrier, func.min(LeaderAssignment.priority), func.min(LeaderAssignment.due_at), func.count())
+        .join(Case, Case.id == LeaderAssignment.case_id)
+        .group_by(carrier)
+    )
     if case_ids is not None:
-        query = query.where(LeaderAssignment.case_id.in_(case_ids))
+        query = query.where(carrier.in_(case_ids))
     out: dict[int, dict[str, Any]] = {}
     for case_id, priority, due, count in session.execute(query).all():
         if due is not None and due.tzinfo is None:

@@ -156,7 +156,7 @@ def marks_json() -> Response:
         numbers = dict(
             session.execute(
                 select(Case.id, Case.number).where(
-                    Case.id.in_(select(LeaderAssignment.case_id)), Case.status.not_in(list(FINAL_STATUSES))
+                    Case.id.in_(assign.marked_case_ids()), Case.status.not_in(list(FINAL_STATUSES))
                 )
             ).all()
         )
