@@ -230,6 +230,7 @@ def case_page(number: str) -> str | tuple[str, int]:
         view.update(
             {
                 "channel": case.channel,
+                "channel_label": duplicates.channel_label(case.channel, lang()),
                 "attachments": [
                     (a.id, a.filename or a.content_type, a.content_type, a.status) for a in report_attachments(db, case)
                 ],

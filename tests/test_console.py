@@ -105,6 +105,7 @@ def test_next_case_claims_and_two_agents_get_different_cases(runtime: Runtime, l
     assert a["number"] != b["number"]
     case_page = first.get(live_server + a["url"], timeout=10)
     assert case_page.status_code == 200 and "由您受理中" in case_page.text
+    assert '<span id="case-channel">网站填报</span>' in case_page.text  # the channel by its name
     empty = first.post(f"{live_server}/console/api/next", headers={"X-CSRFToken": csrf_of(page.text)}, timeout=10)
     assert empty.status_code == 200 and empty.json()["number"] == a["number"]  # still holds it
 
