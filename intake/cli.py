@@ -18,7 +18,7 @@ from intake import migrate, wiring
 from intake.config import Config, load_config
 from intake.errors import AuthError, ConfigError
 from intake.queue import ALL_QUEUES
-from intake.runtime import Runtime, init_runtime
+from intake.runtime import Runtime, init_runtime, redis_persistence_warning
 
 log = logging.getLogger("gridline")
 
@@ -31,6 +31,13 @@ def _runtime() -> Runtime:
         return init_runtime(load_config())
     except ConfigError as err:
         raise click.ClickException(str(err)) from err
+
+
+def _warn_if_redis_volatile(runtime: Runtime) -> None:
+    """Say at start-up when Redis would lose acknowledged camera alarms on a restart."""
+    warning = redis_persistence_warning(runtime.redis)
+    if warning:
+        log.warning("%s", warning)
 
 
 @click.group()
@@ -450,6 +457,7 @@ def camera_mqtt() -> None:
     from channels.camera.settings import camera_settings
 
     runtime = _runtime()
+    _warn_if_redis_volatile(runtime)
     wiring.init_worker()
     try:
         settings = camera_settings(runtime.config)
@@ -505,7 +513,9 @@ def scheduler() -> None:
 )
 def web_server(workers: int | None, worker_class: str | None) -> None:
     """Run the web server only (gunicorn)."""
-    config = _runtime().config
+    runtime = _runtime()
+    _warn_if_redis_volatile(runtime)
+    config = runtime.config
     os.execv(sys.executable, _gunicorn_argv(config, workers, worker_class))
 
 
@@ -536,6 +546,7 @@ def _gunicorn_argv(config: Config, workers: int | None = None, worker_class: str
 def run(no_demo: bool) -> None:
     """Start everything one machine needs: web server, workers and scheduler."""
     runtime = _runtime()
+    _warn_if_redis_volatile(runtime)
     config = runtime.config
     camera_mqtt = _camera_mqtt_configured(config)
     # Children reach the same database and (embedded) Redis through the environment.

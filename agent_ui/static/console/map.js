@@ -293,8 +293,11 @@
           town.setStyle({ fillColor: fills.get(town) });
           town.getElement()?.setAttribute("data-code", town.feature.properties.code);
         }
-        if (towns.getLayers().length) { map.fitBounds(towns.getBounds(), { padding: [10, 10] }); }
+        // Not animated: Leaflet ignores any zoom asked for while an animation runs, and a user (or a
+        // test) may already be zooming when the boundaries arrive.
+        if (towns.getLayers().length) { map.fitBounds(towns.getBounds(), { padding: [10, 10], animate: false }); }
         placeLabels();
+        root.dataset.areasLoaded = "1";  // tests wait for this
       } catch (err) { failed(err); }
     };
 
