@@ -24,7 +24,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from routing.errors import RoutingError
-from routing.gazetteer import reset_gazetteer
+from routing.gazetteer import addresses_changed
 from routing.geo import CellIndex
 from routing.importing import locate_points
 from routing.models import Address, Area
@@ -150,7 +150,7 @@ def load(session: Session, count: int = FULL_COUNT) -> int:
         row["community_code"] = code[:12] if code else None
     if rows:
         session.execute(insert(Address.__table__), rows)  # type: ignore[arg-type]
-    reset_gazetteer()
+    addresses_changed(session)
     log.info("demo gazetteer: %d addresses", len(rows))
     return len(rows)
 

@@ -26,7 +26,6 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.i18n import register
+from intake.process_copy import ProcessCopy
 from routing.address_text import normalize, split_numbers
 from routing.models import Address, Area, GridCell
 
@@ -414,24 +414,23 @@ def boundary_distance_metres(cell: shapely.Geometry, lon: float, lat: float) -> 
     return float(shapely.distance(local, shapely.Point(0.0, 0.0)))
 
 
-_gazetteer: Gazetteer | None = None
-_lock = threading.Lock()
+_gazetteer: ProcessCopy[Gazetteer] = ProcessCopy("gazetteer")
 
 
 def gazetteer(session: Session) -> Gazetteer:
-    """This process's gazetteer, built on first use (and again while the address table is empty)."""
-    global _gazetteer
-    current = _gazetteer
-    if current is not None and len(current):
-        return current
-    # One build at a time: a web process's threads would otherwise each build their own.
-    with _lock:
-        if _gazetteer is None or not len(_gazetteer):
-            _gazetteer = Gazetteer.load(session)
-        return _gazetteer
+    """This process's gazetteer, built on first use, after an address import anywhere, and again
+    while the address table is empty."""
+    found = _gazetteer.get(lambda: Gazetteer.load(session))
+    if not len(found):
+        _gazetteer.forget()
+    return found
+
+
+def addresses_changed(session: Session | None = None) -> None:
+    """Every process rebuilds its gazetteer (once ``session`` commits, when given)."""
+    _gazetteer.announce_change(session)
 
 
 def reset_gazetteer() -> None:
-    """Forget the gazetteer; the next :func:`gazetteer` call rebuilds it (after an import, between tests)."""
-    global _gazetteer
-    _gazetteer = None
+    """Forget this process's gazetteer (tests)."""
+    _gazetteer.forget()

@@ -1,4 +1,5 @@
-"""Point → grid cell, through an STRtree over every cell polygon, built once per process."""
+"""Point → grid cell, through an STRtree over every cell polygon, built once per process (and again
+after a grid import anywhere: :data:`cells_changed`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.models import Case
+from intake.process_copy import ProcessCopy
 from routing.models import GridCell
 
 log = logging.getLogger(__name__)
@@ -37,20 +39,31 @@ class CellIndex:
         return self.codes[min(hits)] if len(hits) else None
 
 
-_index: CellIndex | None = None
+_index: ProcessCopy[CellIndex] = ProcessCopy("grid-cells")
 
 
 def cell_index(session: Session) -> CellIndex:
-    global _index
-    if _index is None or not _index.codes:
-        _index = CellIndex.load(session)
-        log.info("grid index built over %d cells", len(_index.codes))
-    return _index
+    """This process's cell index (built again while the grid is empty: the demo may be loading)."""
+
+    def load() -> CellIndex:
+        index = CellIndex.load(session)
+        log.info("grid index built over %d cells", len(index.codes))
+        return index
+
+    index = _index.get(load)
+    if not index.codes:
+        _index.forget()
+    return index
+
+
+def cells_changed(session: Session | None = None) -> None:
+    """Every process rebuilds its cell index (once ``session`` commits, when given)."""
+    _index.announce_change(session)
 
 
 def reset_index() -> None:
-    global _index
-    _index = None
+    """Forget this process's cell index (tests)."""
+    _index.forget()
 
 
 def locate_cases(session: Session, cases: Sequence[Case]) -> None:

@@ -36,8 +36,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from routing.errors import AddressImportError, DataImportError, GridImportError
-from routing.gazetteer import reset_gazetteer
-from routing.geo import CellIndex, reset_index
+from routing.gazetteer import addresses_changed
+from routing.geo import CellIndex, cells_changed
 from routing.models import Address, Area, GridCell
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,8 @@ def import_grid(session: Session, path: str | Path) -> GridImport:
             updated += 1
     areas_created = _add_missing_areas(session, cells)
     session.flush()
-    reset_index()
+    cells_changed(session)
+    addresses_changed(session)  # the gazetteer knows each address's cell and its boundary
     log.info("grid import %s: %d created, %d updated, %d areas created", source, created, updated, areas_created)
     return GridImport(created, updated, len(cells) - created - updated, areas_created)
 
@@ -152,7 +153,7 @@ def import_addresses(session: Session, path: str | Path) -> AddressImport:
     for chunk in _chunks(changed):
         session.execute(update(Address), chunk)
     session.flush()
-    reset_gazetteer()
+    addresses_changed(session)
     if outside:
         log.warning("address import %s: %d rows lie in no grid cell, e.g. line %s", source, len(outside), outside[0])
     log.info("address import %s: %d created, %d updated", source, len(new), len(changed))

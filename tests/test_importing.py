@@ -1,4 +1,5 @@
-"""`gridline grid import` and `gridline addresses import` as real processes on the embedded defaults.
+"""`gridline grid import` and `gridline addresses import` as real processes, and how running processes
+learn of them.
 
 Re-imports and every kind of bad file are tested on the functions themselves (tests/test_gazetteer.py).
 """
@@ -8,6 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from shapely.geometry import shape
+
+from intake import process_copy
+from intake.runtime import Runtime
+from routing.gazetteer import gazetteer
+from routing.geo import cell_index
+from routing.importing import import_addresses, import_grid
 from tests.test_cli import env_for, gridline
 from tests.test_gazetteer import ADDRESSES, CELLS
 
@@ -32,3 +41,45 @@ def test_grid_and_address_imports_print_counts_and_refuse_bad_files(tmp_path: Pa
     refused = gridline("grid", "import", str(bad), env=env, cwd=tmp_path)
     assert refused.returncode != 0
     assert "features[2]: geometry is LineString, not a Polygon or MultiPolygon" in refused.stderr
+
+
+def test_imports_reach_processes_that_are_already_running(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This process stands for a running web or worker process with its cell index and gazetteer
+    built; `gridline grid import` and `gridline addresses import` run beside it as other processes."""
+    document = json.loads(CELLS.read_text(encoding="utf-8"))
+    last = document["features"].pop()
+    first_cells = tmp_path / "first-cells.geojson"
+    first_cells.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    lines = ADDRESSES.read_text(encoding="utf-8").splitlines()
+    first_addresses = tmp_path / "first-addresses.csv"
+    first_addresses.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(process_copy, "VERSION_CHECK_SECONDS", 3600.0)
+    with runtime.db.transaction() as session:
+        import_grid(session, first_cells)
+    with runtime.db.transaction() as session:
+        import_addresses(session, first_addresses)
+
+    inside_last = shape(last["geometry"]).representative_point()
+    wanted = "北京市怀柔区泉河街道南华大街20号"
+    with runtime.db.transaction() as session:
+        assert cell_index(session).locate(inside_last.x, inside_last.y) is None
+        assert wanted not in {found.text for found in gazetteer(session).search(wanted)}
+
+    env = env_for(
+        tmp_path / "other",
+        GRIDLINE_DATABASE__URL=runtime.config.database_url,
+        GRIDLINE_REDIS__URL=runtime.redis_url,
+        GRIDLINE_REDIS__KEY_PREFIX=runtime.config.redis.key_prefix,
+    )
+    for command in (("grid", "import", str(CELLS)), ("addresses", "import", str(ADDRESSES))):
+        done = gridline(*command, env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+
+    with runtime.db.transaction() as session:
+        # Within the check interval a process trusts its copies: no Redis read per lookup.
+        assert cell_index(session).locate(inside_last.x, inside_last.y) is None
+        monkeypatch.setattr(process_copy, "VERSION_CHECK_SECONDS", 0.0)
+        assert cell_index(session).locate(inside_last.x, inside_last.y) == last["properties"]["code"]
+        assert gazetteer(session).match(wanted).text == wanted

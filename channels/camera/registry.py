@@ -8,8 +8,8 @@ file leaves it empty. Like the other imports it checks the whole file first, wri
 row is wrong (naming every bad line), and is an upsert.
 
 Receivers and the drainer look senders and cameras up thousands of times a second, so each process
-keeps them in memory and reloads when an import or a new sender bumps the registry version in Redis
-(checked at most every :data:`VERSION_CHECK_SECONDS`).
+keeps them in memory (:class:`intake.process_copy.ProcessCopy`) and reloads when an import or a new
+sender announces a change.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import logging
 import math
 import re
 import secrets
-import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +30,12 @@ from sqlalchemy.orm import Session
 from channels.camera.alarm import CameraAlarm, normalize_mac, to_int
 from channels.camera.auth import derive_secret, ha1, token_hash
 from channels.camera.models import Camera, CameraSender, SenderAuth
+from intake.process_copy import ProcessCopy
 from intake.runtime import get_runtime
 from routing.errors import DataImportError
 
 log = logging.getLogger(__name__)
 
-#: Seconds a process trusts its copy of the registry before asking Redis whether it changed.
-VERSION_CHECK_SECONDS = 5.0
 REQUIRED_COLUMNS = ("code",)
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -115,60 +112,30 @@ class Cameras:
         return None
 
 
-class _Cache:
-    """One process's copy of the registry, reloaded when its version in Redis changes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._checked = 0.0
-        self._version: bytes | None = b"-"
-        self._senders: Senders | None = None
-        self._cameras: Cameras | None = None
-
-    def _fresh(self) -> None:
-        now = time.monotonic()
-        if now - self._checked < VERSION_CHECK_SECONDS:
-            return
-        runtime = get_runtime()
-        version = runtime.redis.get(runtime.key("camera", "registry", "version"))
-        self._checked = now
-        if version != self._version:
-            self._version = version
-            self._senders = None
-            self._cameras = None
-
-    def senders(self) -> Senders:
-        with self._lock:
-            self._fresh()
-            if self._senders is None:
-                self._senders = _load_senders()
-            return self._senders
-
-    def cameras(self) -> Cameras:
-        with self._lock:
-            self._fresh()
-            if self._cameras is None:
-                self._cameras = _load_cameras()
-            return self._cameras
-
-    def forget(self) -> None:
-        with self._lock:
-            self._checked = 0.0
-            self._version = b"-"
-            self._senders = None
-            self._cameras = None
+# Both reload when either changes: an import or a new sender announces it once.
+_senders: ProcessCopy[Senders] = ProcessCopy("camera-registry")
+_cameras: ProcessCopy[Cameras] = ProcessCopy("camera-registry")
 
 
-_cache = _Cache()
-senders = _cache.senders
-cameras = _cache.cameras
-forget = _cache.forget
+def senders() -> Senders:
+    """This process's copy of every camera sender, by name and by token."""
+    return _senders.get(_load_senders)
+
+
+def cameras() -> Cameras:
+    """This process's copy of every camera, by its identifiers."""
+    return _cameras.get(_load_cameras)
+
+
+def forget() -> None:
+    """Drop this process's copies (the next lookup loads them again)."""
+    _senders.forget()
+    _cameras.forget()
 
 
 def bump_version() -> None:
     """Tell every process its registry copy is stale (after an import or a sender change)."""
-    runtime = get_runtime()
-    runtime.redis.incr(runtime.key("camera", "registry", "version"))
+    _senders.announce_change()
     forget()
 
 
