@@ -337,8 +337,8 @@ def email_smtp(host: str | None, port: int | None) -> None:
 @main.command("email-poll")
 @click.option("--once", is_flag=True, help="Poll once and stop.")
 def email_poll(once: bool) -> None:
-    """Fetch new mail from the IMAP mailbox (email.imap_*) every email.imap_poll_seconds."""
-    from channels.email.imap import poll_forever, poll_once
+    """Take new mail from the IMAP mailbox (email.imap_*): IDLE, or every email.imap_poll_seconds."""
+    from channels.email.imap import poll_once, watch
 
     runtime = _runtime()
     wiring.init_worker()
@@ -347,7 +347,7 @@ def email_poll(once: bool) -> None:
     if once:
         click.echo(f"email: {poll_once(runtime.config.email)} new message(s)")
     else:
-        poll_forever(runtime.config.email)
+        watch(runtime.config.email)
 
 
 # --- end of grid workers, inbound mail ------------------------------------------------------------------
@@ -566,6 +566,8 @@ def run(no_demo: bool) -> None:
         children["ari"] = [sys.executable, "-m", "intake.cli", "ari"]
     if config.email.inbound_addresses:
         children["email-smtp"] = [sys.executable, "-m", "intake.cli", "email-smtp"]
+    if config.email.imap_host:
+        children["email-poll"] = [sys.executable, "-m", "intake.cli", "email-poll"]
     if camera_mqtt:
         children["camera-mqtt"] = [sys.executable, "-m", "intake.cli", "camera-mqtt"]
     click.echo(f"Gridline on {config.public_url}  (Ctrl-C stops)")

@@ -195,7 +195,7 @@ class EmailConfig(_Section):
     #: From the environment: GRIDLINE_EMAIL__IMAP_PASSWORD.
     imap_password: str = ""
     imap_mailbox: str = "INBOX"
-    #: Seconds between polls.
+    #: Seconds between looks at a mailbox whose server lacks IDLE (with IDLE, mail is taken as it arrives).
     imap_poll_seconds: float = Field(60.0, gt=0)
 
     @property

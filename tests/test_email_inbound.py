@@ -4,11 +4,13 @@ Sieve, Postfix); our answers go out through the real outbound worker to a second
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import smtplib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -346,48 +348,78 @@ def test_gridline_email_smtp_runs_as_its_own_process(runtime: Runtime, backend: 
 # --- IMAP polling (a real IMAP server: pymap's in-memory backend) --------------------------------
 
 
-@pytest.fixture
-def imap(runtime: Runtime, mail: Mail, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmailConfig]:
-    """A pymap IMAP server in its own process, with a mailbox ``Reports`` for the district's address."""
+def start_pymap(port: int) -> subprocess.Popen[bytes]:
+    """A pymap IMAP server (in-memory, IDLE supported) in its own process, with a mailbox ``Reports``."""
     import imaplib
     import shutil
 
     pymap = shutil.which("pymap", path=str(__import__("pathlib").Path(sys.executable).parent))
     if pymap is None:
         pytest.skip("pymap (an IMAP server, a test dependency) is not installed")
-    port = free_port()
     server = subprocess.Popen(
         [pymap, "--host", "127.0.0.1", "--port", str(port), "--no-tls", "dict", "--demo-data"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client = imaplib.IMAP4("127.0.0.1", port, timeout=5)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise AssertionError("pymap did not start") from None
+            time.sleep(0.2)
+    client.login("demouser", "demopass")
+    client.create("Reports")
+    client.logout()
+    return server
+
+
+@dataclass
+class Mailbox:
+    """The district's mailbox on a real IMAP server, which a test may take down and bring back."""
+
+    config: EmailConfig
+    server: subprocess.Popen[bytes]
+
+    def restart(self) -> None:
+        """A new server on the same port (pymap's in-memory mailbox starts empty again)."""
+        self.stop()
+        self.server = start_pymap(self.config.imap_port)
+
+    def stop(self) -> None:
+        self.server.terminate()
+        self.server.wait(timeout=10)
+
+
+@pytest.fixture
+def mailbox(runtime: Runtime, mail: Mail, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
+    port = free_port()
+    config = runtime.config.email.model_copy(
+        update={
+            "imap_host": "127.0.0.1",
+            "imap_port": port,
+            "imap_security": "none",
+            "imap_username": "demouser",
+            "imap_password": "demopass",
+            "imap_mailbox": "Reports",
+            "timeout_seconds": 10,
+        }
+    )
+    monkeypatch.setattr(runtime.config, "email", config)
+    box = Mailbox(config, start_pymap(port))
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client = imaplib.IMAP4("127.0.0.1", port, timeout=5)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "pymap did not start"
-                time.sleep(0.2)
-        client.login("demouser", "demopass")
-        client.create("Reports")
-        client.logout()
-        config = runtime.config.email.model_copy(
-            update={
-                "imap_host": "127.0.0.1",
-                "imap_port": port,
-                "imap_security": "none",
-                "imap_username": "demouser",
-                "imap_password": "demopass",
-                "imap_mailbox": "Reports",
-            }
-        )
-        monkeypatch.setattr(runtime.config, "email", config)
-        yield config
+        yield box
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        box.stop()
+
+
+@pytest.fixture
+def imap(mailbox: Mailbox) -> EmailConfig:
+    """The email settings pointing at the real IMAP server."""
+    return mailbox.config
 
 
 def deliver_to_mailbox(config: EmailConfig, *raws: bytes) -> None:
@@ -441,6 +473,78 @@ def test_imap_polling_takes_each_unseen_mail_once(
     assert len(cases(runtime)) == 2
     run_worker()
     assert sorted(str(m["To"]) for m in mail.answers()) == ["li.na@example.com", "zhang.wei@qq.com"]
+
+
+@contextlib.contextmanager
+def watching(config: EmailConfig) -> Iterator[threading.Thread]:
+    """``gridline email-poll``'s watcher in a thread (as in its process), stopped at the end."""
+    from channels.email.imap import watch
+
+    stop = threading.Event()
+    thread = threading.Thread(target=watch, args=(config, stop), daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the IMAP watcher did not stop"
+
+
+def wait_for_cases(runtime: Runtime, count: int, seconds: float = 10.0) -> list[Case]:
+    deadline = time.monotonic() + seconds
+    while len(found := cases(runtime)) < count:
+        assert time.monotonic() < deadline, f"{len(found)} case(s) after {seconds} s, expected {count}"
+        time.sleep(0.1)
+    return found
+
+
+def test_imap_idle_takes_mail_as_it_arrives(runtime: Runtime, mailbox: Mailbox) -> None:
+    # Polling would come only after five minutes: whatever is taken sooner came through IDLE.
+    config = mailbox.config.model_copy(update={"imap_poll_seconds": 300.0})
+    deliver_to_mailbox(config, eml("plain_qqmail.eml"))  # waiting before the watcher starts
+    with watching(config):
+        wait_for_cases(runtime, 1)
+        time.sleep(0.5)  # the watcher is idling now
+        arrived = time.monotonic()
+        deliver_to_mailbox(config, eml("outlook_with_photo.eml"))
+        found = wait_for_cases(runtime, 2)
+        assert time.monotonic() - arrived < 5
+        deliver_to_mailbox(config, eml("sieve_vacation.eml"))  # an auto-reply: taken, opens nothing
+        deadline = time.monotonic() + 10
+        while unseen(config):
+            assert time.monotonic() < deadline, "the auto-reply was never taken"
+            time.sleep(0.1)
+    assert sorted(case.summary for case in found) == ["开放路路面塌陷", "青春路12号井盖丢失"]
+    assert len(cases(runtime)) == 2
+
+
+def test_imap_without_idle_is_looked_at_every_poll_interval(
+    runtime: Runtime, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imapclient import IMAPClient
+
+    has_capability = IMAPClient.has_capability
+    monkeypatch.setattr(  # a server that does not offer IDLE (pymap always does)
+        IMAPClient, "has_capability", lambda client, name: name != "IDLE" and has_capability(client, name)
+    )
+    config = mailbox.config.model_copy(update={"imap_poll_seconds": 0.3})
+    with watching(config):
+        time.sleep(0.5)
+        deliver_to_mailbox(config, eml("plain_qqmail.eml"))
+        (case,) = wait_for_cases(runtime, 1)
+    assert case.summary == "青春路12号井盖丢失"
+
+
+def test_imap_watcher_reconnects_when_the_server_comes_back(runtime: Runtime, mailbox: Mailbox) -> None:
+    config = mailbox.config.model_copy(update={"imap_poll_seconds": 300.0})
+    with watching(config) as thread:
+        time.sleep(0.5)
+        mailbox.restart()  # the connection drops; the first reconnection may find nobody listening
+        deliver_to_mailbox(config, eml("plain_qqmail.eml"))
+        (case,) = wait_for_cases(runtime, 1, seconds=20)
+        assert thread.is_alive()
+    assert case.summary == "青春路12号井盖丢失"
 
 
 def test_gridline_email_poll_once(runtime: Runtime, backend: str, mail: Mail, imap: EmailConfig) -> None:
