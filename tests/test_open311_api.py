@@ -509,3 +509,36 @@ def test_partners_get_their_keys_from_the_command_line(tmp_path: Path) -> None:
     assert rotated.returncode == 0 and rotated.stdout.startswith("o311_") and rotated.stdout != added.stdout
     assert gridline("partners", "revoke", "fixmystreet", env=env, cwd=tmp_path).returncode == 0
     assert gridline("partners", "revoke", "nobody", env=env, cwd=tmp_path).returncode != 0
+
+
+def _many(found: Any) -> list[Any]:
+    """xmltodict gives one element as a dict and several as a list."""
+    return found if isinstance(found, list) else [found]
+
+
+@pytest.mark.parametrize("output_format", ["json", "xml"])
+def test_a_published_client_library_reads_everything_unchanged(
+    live_server: str, open311: RecordingServer, api_key: str, output_format: str
+) -> None:
+    """georeport (a GeoReport v2 client from PyPI) used as its users use it, with nothing adapted to us."""
+    from georeport import GeoReport
+
+    filed = post(live_server, spec_example(api_key, open311)).json()[0]["service_request_id"]
+    client = GeoReport(f"{live_server}{API}", jurisdiction="huairou.gov.cn", output_format=output_format)
+
+    services = client.get_service_list()
+    assert [service["service_code"] for service in services] == ["001", "002", "003"]
+    assert services[0]["service_name"] == "井盖缺失或破损" and services[2]["type"] == "blackbox"
+
+    definition = client.get_service_definition("001")
+    attributes = definition["attributes"] if output_format == "json" else _many(definition["attributes"]["attribute"])
+    assert [attribute["code"] for attribute in attributes] == ["WHISPAWN", "WHISDORN", "SAFETY"]
+
+    found = client.get_service_requests(service_code="001", status="open")
+    assert [request["service_request_id"] for request in _many(found)] == [filed]
+    if output_format == "json":  # georeport cannot read an empty XML list (<service_requests/>) from anyone
+        assert client.get_service_requests(status="closed") == []
+
+    request = client.get_service_request(filed)
+    assert request["service_request_id"] == filed and request["status"] == "open"
+    assert request["service_code"] == "001" and request["address"] == "1234 5th street"
