@@ -25,10 +25,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
-from intake.states import CaseStatus
+from intake.states import OPEN_STATUSES, CaseStatus
 
 #: An id column that is BIGINT on PostgreSQL and SQLite's rowid alias on SQLite.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -71,6 +72,15 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
+#: SQL for "the case is open", as the partial indexes on ``cases`` say it (statuses in a fixed order).
+OPEN_CASES = "status IN (" + ", ".join(f"'{status.value}'" for status in sorted(OPEN_STATUSES)) + ")"
+
+
+def _partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index over the rows matching ``where`` (PostgreSQL and SQLite both have them)."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+
+
 class Case(Base):
     """The unit of work agents handle; holds one or more reports."""
 
@@ -83,6 +93,14 @@ class Case(Base):
         # Statistics by period, and supervision's scan of open cases' deadlines.
         Index("ix_cases_created_at", "created_at"),
         Index("ix_cases_status_finish_due_at", "status", "finish_due_at"),
+        # The wallboard's lists, each a small partial index so that a million closed cases cost nothing.
+        _partial_index("ix_cases_open_due", "due_at", where=OPEN_CASES),
+        _partial_index("ix_cases_extension", "updated_at", where="extension_until IS NOT NULL"),
+        _partial_index("ix_cases_escalated_open", "updated_at", where=f"escalated_at IS NOT NULL AND {OPEN_CASES}"),
+        # 2: agent_ui.wallboard.REPEATED_RETURNS (a query with a lower threshold could not use it).
+        _partial_index("ix_cases_returned_open", "updated_at", where=f"return_count >= 2 AND {OPEN_CASES}"),
+        # 3: intake.survey.Satisfaction.NOT_SATISFIED.
+        _partial_index("ix_cases_dissatisfied", "closed_at", where="satisfaction = 3 AND status = 'closed'"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
