@@ -7,9 +7,10 @@ stand at the moment of the query. Filtering on ``created_at`` alone lets one ind
 (``ix_cases_created_at``) serve every figure, and a period's figures only ever move towards their
 final values as its cases are worked on.
 
-A case's *unit* is the unit that holds it now (``department_code``). A unit that returns a case
-(退单) gives it up, so the return shows in the overall figures and, once the case is dispatched
-again, in the next unit's row: per unit, "returns" are returns that happened on the way to it.
+A case's *unit* is the unit that holds it now (``department_code``). Returns (退单) are the exception:
+a unit that sends a case back no longer holds it, so returns are read from the cases' history, by
+when they were made and against the unit that made them (a unit that only returned cases still
+gets its row).
 
 Definitions (counts are of cases unless named "times"):
 
@@ -26,7 +27,8 @@ Definitions (counts are of cases unless named "times"):
 * 按期办结率 on-time rate = handled on time / handled, where handled = cases with ``handled_at``, on time
   = ``handled_at <= finish_due_at`` (any time, when no finish clock was set).
 * overdue — cases that went past a deadline at some point (``overdue_at`` set).
-* returns / returned — times cases were returned (sum of ``return_count``) / cases returned at least once.
+* returns / returned — return events made in the period (any case's) / the cases they concern;
+  per unit, those the unit made (the event's ``department``).
 * urges — times the center urged (催办) the cases (sum of ``urge_count``).
 
 A rate whose denominator is zero is ``None`` (shown as "—"), never 0 or 100 %.
@@ -35,15 +37,15 @@ A rate whose denominator is zero is ``None`` (shown as "—"), never 0 or 100 %.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, distinct, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
-from intake.models import Case
-from intake.states import CaseStatus
+from intake.models import Case, CaseEvent
+from intake.states import Action, CaseStatus
 from routing.models import Area, Department
 
 #: Channels through which the public reports (群众反映) — the district counts its share of these.
@@ -135,6 +137,9 @@ class Figures:
         return Figures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
 
+#: The figures counted over the period's cases (the others come from the history).
+COHORT_FIGURES: tuple[str, ...] = tuple(f.name for f in fields(Figures) if f.name not in ("returns", "returned"))
+
 #: The rates a unit table can be sorted by.
 RATES: tuple[str, ...] = ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate")
 
@@ -145,7 +150,7 @@ class Statistics:
 
     period: Period
     overall: Figures
-    #: Unit code → its figures, for every unit that holds a case of the period.
+    #: Unit code → its figures, for every unit that holds a case of the period or returned one.
     units: dict[str, Figures]
     #: Cases by channel, by category code (``None``: not categorised) and by town code (``None``: no cell).
     by_channel: dict[str, int]
@@ -162,7 +167,7 @@ class Statistics:
 
 
 def _figure_columns(now: datetime) -> list[ColumnElement[int]]:
-    """One aggregate per :class:`Figures` field: ``COUNT(column)`` where "has a value" is the condition,
+    """One aggregate per figure of :data:`COHORT_FIGURES`: ``COUNT(column)`` where "has a value" is the condition,
     ``COUNT(*) FILTER (WHERE ...)`` otherwise.
 
     On a year of a busy district these expressions, evaluated for every row, cost as much as reading
@@ -188,8 +193,6 @@ def _figure_columns(now: datetime) -> list[ColumnElement[int]]:
         count(c.handled_at).label("handled"),
         count().filter(c.handled_at <= func.coalesce(c.finish_due_at, c.handled_at)).label("handled_on_time"),
         count(c.overdue_at).label("overdue"),
-        func.coalesce(func.sum(c.return_count), 0).label("returns"),
-        count().filter(c.return_count > 0).label("returned"),
         func.coalesce(func.sum(c.urge_count), 0).label("urges"),
     ]
 
@@ -213,10 +216,11 @@ def compute(session: Session, period: Period, zone: ZoneInfo, now: datetime) -> 
     for row in session.execute(
         select(Case.department_code, *_figure_columns(now)).where(*in_period).group_by(Case.department_code)
     ):
-        figures = Figures(**{f.name: int(row._mapping[f.name]) for f in fields(Figures)})
+        figures = Figures(**{name: int(row._mapping[name]) for name in COHORT_FIGURES})
         overall += figures
         if row.department_code is not None:
             units[row.department_code] = figures
+    overall, units = _with_returns(session, overall, units, start, end)
     # Literal arguments: bound ones would make the GROUP BY expression differ from the selected one.
     town = func.substr(Case.grid_code, literal_column("1"), literal_column(str(TOWN_CODE_CHARS))).label("town")
     by_channel: Counter[str] = Counter()
@@ -238,6 +242,33 @@ def compute(session: Session, period: Period, zone: ZoneInfo, now: datetime) -> 
         by_category=dict(by_category),
         by_town=dict(by_town),
     )
+
+
+def _with_returns(
+    session: Session, overall: Figures, units: dict[str, Figures], start: datetime, end: datetime
+) -> tuple[Figures, dict[str, Figures]]:
+    """``overall`` and ``units`` with the returns made from ``start`` to ``end``, from the history.
+
+    A partial index holds just the return events, by time, so neither query reads another event
+    or any case.
+    """
+    in_period = (CaseEvent.kind == Action.RETURN.value, CaseEvent.at >= start, CaseEvent.at < end)
+    counts = (func.count(), func.count(distinct(CaseEvent.case_id)))
+    times, cases = session.execute(select(*counts).where(*in_period)).one()
+    returning_unit = CaseEvent.detail["department"].as_string()
+    made = {
+        code: (unit_times, unit_cases)
+        for code, unit_times, unit_cases in session.execute(
+            select(returning_unit, *counts).where(*in_period).group_by(returning_unit)
+        )
+        if code is not None
+    }
+    units = {
+        code: replace(units.get(code, Figures()), returns=unit_times, returned=unit_cases)
+        for code in units.keys() | made.keys()
+        for unit_times, unit_cases in [made.get(code, (0, 0))]
+    }
+    return replace(overall, returns=times, returned=cases), units
 
 
 def unit_names(session: Session, lang: str) -> dict[str, str]:

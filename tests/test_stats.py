@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from sqlalchemy import select
 
-from intake.models import Case, utcnow
+from intake.models import Case, CaseEvent, utcnow
 from intake.runtime import Runtime
 from intake.states import CaseStatus
 from routing.models import Area, Department
-from routing.stats import Period, Statistics, compute
+from routing.stats import Figures, Period, Statistics, compute
 from tests.test_console import sign_in
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -163,21 +164,45 @@ def cases(runtime: Runtime) -> None:
                 ),
                 Department(code="water", name_zh="区水务局", name_en="Water Affairs Bureau"),
                 Department(code="urban-management", name_zh="区城市管理委员会", name_en="Urban Management Commission"),
+                Department(code="landscaping", name_zh="区园林绿化局", name_en="Landscaping Bureau"),
             ]
         )
+        made: dict[int, Case] = {}
         for index, (channel, category, town, unit, status, created, satisfaction, extra) in enumerate(CASES, 1):
+            made[index] = Case(
+                number=f"20240301-{index:07d}",
+                status=status,
+                channel=channel,
+                category=category,
+                grid_code=cell(town) if town else None,
+                department_code=unit,
+                created_at=created,
+                satisfaction=satisfaction,
+                closed_at=created + timedelta(days=7) if status is S.CLOSED else None,
+                **extra,
+            )
+            session.add(made[index])
+        session.flush()
+        # Who returned what (退单), and when: case 1 by urban management before water took it; case 9
+        # by water, then by landscaping, which holds no case of March; case 10 by landscaping 30 s
+        # after it came in, still in February.
+        returns = (
+            (1, "urban-management", timedelta(hours=3)),
+            (9, "water", timedelta(hours=3)),
+            (9, "landscaping", timedelta(hours=5)),
+            (10, "landscaping", timedelta(seconds=30)),
+        )
+        for index, unit, after in returns:
+            case = made[index]
             session.add(
-                Case(
-                    number=f"20240301-{index:07d}",
-                    status=status,
-                    channel=channel,
-                    category=category,
-                    grid_code=cell(town) if town else None,
-                    department_code=unit,
-                    created_at=created,
-                    satisfaction=satisfaction,
-                    closed_at=created + timedelta(days=7) if status is S.CLOSED else None,
-                    **extra,
+                CaseEvent(
+                    case_id=case.id,
+                    at=case.created_at + after,
+                    actor=f"user:{unit}-staff",
+                    kind="return",
+                    from_status="accepted",
+                    to_status="verifying",
+                    detail={"department": unit, "reason": "不属于本单位职责"},
                 )
             )
 
@@ -218,8 +243,10 @@ def test_overall_figures_and_rates(runtime: Runtime, cases: None) -> None:
 
 def test_unit_figures(runtime: Runtime, cases: None) -> None:
     units = stats_for(runtime, MARCH).units
-    assert set(units) == {"water", "urban-management"}
+    assert set(units) == {"water", "urban-management", "landscaping"}
     water, urban = units["water"], units["urban-management"]
+    # Returns count against the unit that made them, even one holding none of the period's cases.
+    assert units["landscaping"] == Figures(returns=1, returned=1)
     assert (water.dispatched, water.responded, water.response_due) == (4, 1, 3)
     assert water.response_rate == pytest.approx(1 / 3)
     assert (water.resolution_rate, water.satisfaction_rate, water.on_time_rate) == (0.5, 0.5, 0.5)
@@ -227,7 +254,26 @@ def test_unit_figures(runtime: Runtime, cases: None) -> None:
     assert (urban.dispatched, urban.response_rate, urban.on_time_rate) == (3, 1.0, 1.0)
     assert (urban.closed, urban.resolved, urban.resolution_rate) == (2, 1, 0.5)
     assert (urban.rated, urban.satisfaction_rate) == (1, 1.0)
-    assert (urban.overdue, urban.returns, urban.urges) == (0, 0, 0)
+    assert (urban.overdue, urban.returns, urban.returned, urban.urges) == (0, 1, 1, 0)
+
+
+def test_returns_count_in_the_period_they_were_made(runtime: Runtime, cases: None) -> None:
+    with runtime.db.transaction() as session:
+        case_5 = session.scalars(select(Case).where(Case.number == "20240301-0000005")).one()
+        session.add(
+            CaseEvent(
+                case_id=case_5.id,
+                at=local(2, month=4),
+                actor="user:urban-staff",
+                kind="return",
+                detail={"department": case_5.department_code, "reason": "不属于本单位职责"},
+            )
+        )
+    april = stats_for(runtime, Period(date(2024, 4, 1), date(2024, 4, 30)))
+    assert (april.overall.returns, april.overall.returned) == (1, 1)  # a March case, returned in April
+    assert april.units["urban-management"] == Figures(returns=1, returned=1)
+    march = stats_for(runtime, MARCH)
+    assert (march.overall.returns, march.units["urban-management"].returns) == (3, 1)  # as before
 
 
 def test_breakdowns_by_source_category_and_town(runtime: Runtime, cases: None) -> None:
@@ -241,7 +287,8 @@ def test_breakdowns_by_source_category_and_town(runtime: Runtime, cases: None) -
 
 def test_other_and_empty_periods(runtime: Runtime, cases: None) -> None:
     february = stats_for(runtime, Period(date(2024, 2, 1), date(2024, 2, 29)))
-    assert (february.overall.received, february.by_channel, february.units) == (1, {"web": 1}, {})
+    assert (february.overall.received, february.by_channel) == (1, {"web": 1})
+    assert february.units == {"landscaping": Figures(returns=1, returned=1)}  # it returned case 10
     one_day = stats_for(runtime, Period(date(2024, 3, 31), date(2024, 4, 1)))
     assert (one_day.overall.received, one_day.overall.dispatched) == (2, 1)  # cases 4 and 11
     empty = stats_for(runtime, Period(date(2023, 1, 1), date(2023, 12, 31)))
@@ -307,12 +354,14 @@ def test_units_sorted_by_the_chosen_rate(live_server: str, people: None, cases: 
     def order(sort: str) -> list[str]:
         html = browser.get(f"{live_server}/console/stats?{MARCH_QUERY}&sort={sort}", timeout=10).text
         # str.index raises when a unit's row is missing.
-        return sorted(("water", "urban-management"), key=lambda unit: html.index(f'data-unit="{unit}"'))
+        units = ("water", "urban-management", "landscaping")
+        return sorted(units, key=lambda unit: html.index(f'data-unit="{unit}"'))
 
-    assert order("response_rate") == ["urban-management", "water"]  # 100 % before 33.3 %
-    assert order("dispatched") == ["water", "urban-management"]  # 4 before 3
-    assert order("satisfaction_rate") == ["urban-management", "water"]  # 100 % before 50 %
-    assert order("nonsense") == ["urban-management", "water"]  # falls back to the response rate
+    # Landscaping only returned a case: nothing of its own to rate, so last.
+    assert order("response_rate") == ["urban-management", "water", "landscaping"]  # 100 % before 33.3 %
+    assert order("dispatched") == ["water", "urban-management", "landscaping"]  # 4 before 3 before 0
+    assert order("satisfaction_rate") == ["urban-management", "water", "landscaping"]  # 100 % before 50 %
+    assert order("nonsense") == ["urban-management", "water", "landscaping"]  # falls back to the response rate
 
 
 def test_empty_period_and_bad_parameters(live_server: str, people: None, cases: None) -> None:
@@ -337,12 +386,13 @@ def test_csv_export_of_units(live_server: str, people: None, cases: None) -> Non
     browser, _ = sign_in(live_server, "leader1")
     response = browser.get(f"{live_server}/console/stats.csv?{MARCH_QUERY}&view=units", timeout=10)
     assert "gridline-units-2024-03-01-2024-03-31.csv" in response.headers["Content-Disposition"]
-    header, urban, water, overall = read_csv(response)
+    header, urban, water, landscaping, overall = read_csv(response)
     assert header[:7] == ["代码", "承办单位", "派遣件数", "响应率 (%)", "解决率 (%)", "满意率 (%)", "按期办结率 (%)"]
     assert header[7:] == ["结案件数", "超期件数", "退单次数", "退单件数", "催办次数", "满意", "基本满意", "不满意"]
     assert urban[:7] == ["urban-management", "区城市管理委员会", "3", "100.0", "50.0", "100.0", "100.0"]
-    assert urban[7:] == ["2", "0", "0", "0", "0", "0", "1", "0"]
+    assert urban[7:] == ["2", "0", "1", "1", "0", "0", "1", "0"]
     assert water == ["water", "区水务局", "4", "33.3", "50.0", "50.0", "50.0", "2", "2", "1", "1", "3", "1", "0", "1"]
+    assert landscaping == ["landscaping", "区园林绿化局", "0", "", "", "", "", "0", "0", "1", "1", "0", "0", "0", "0"]
     assert overall == ["", "全区合计", "7", "66.7", "50.0", "66.7", "80.0", "4", "2", "3", "2", "3", "1", "1", "1"]
 
 
