@@ -32,6 +32,14 @@ csrf.exempt(bp)
 # (and the limiter's per-request bookkeeping is a noticeable part of a receiver's cost).
 limiter.exempt(bp)
 
+
+@limiter.request_filter
+def _camera_request() -> bool:
+    """Camera requests skip the limiter's limit resolution: exempting the blueprint alone still has it
+    resolve the limits of every request (measured: 0.490 → 0.467 ms an alarm in-process)."""
+    return request.blueprint == bp.name
+
+
 Parser = Callable[..., Parsed]
 SENDER_HEADER = "X-Gridline-Sender"
 TIMESTAMP_HEADER = "X-Gridline-Timestamp"
