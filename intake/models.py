@@ -214,7 +214,8 @@ class Attachment(Base):
     source_url: Mapped[str | None] = mapped_column(String(2000))
     status: Mapped[str] = mapped_column(String(16), default=AttachmentStatus.PENDING, index=True)
     size: Mapped[int | None] = mapped_column(BigInteger)
-    sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    # Indexed: deleting a blob checks that no attachment uses it.
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"), index=True)
     error: Mapped[str | None] = mapped_column(String(500))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,8 +2,9 @@
 
 Web, worker and receiver processes keep a few tables in memory because their hot paths read them
 thousands of times a second: the grid cell index, the address gazetteer, the camera registry. An
-import or an edit announces the change once it has committed by bumping a counter in Redis; every
-process compares the counter at most every :data:`VERSION_CHECK_SECONDS` and reloads when it moved.
+import or an edit announces the change once it has committed by writing a new version token to
+Redis; every process compares the token at most every :data:`VERSION_CHECK_SECONDS` and reloads when
+it changed.
 So a ``gridline grid import`` on one machine reaches every running web and worker process within
 seconds, without a restart.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -70,7 +72,9 @@ class ProcessCopy(Generic[T]):
             return
         runtime = get_runtime()
         try:
-            runtime.redis.incr(self._key())
+            # A fresh token, not a counter: a counter starts again at 1 after Redis loses its data, and
+            # a process that had seen that number would keep its stale copy.
+            runtime.redis.set(self._key(), uuid.uuid4().hex)
         except redis.RedisError:
             # Other processes keep their copy until they restart; this one reloads at once.
             log.warning("could not announce a change of %s to other processes", self.name, exc_info=True)

@@ -212,11 +212,13 @@ def clean(request: pytest.FixtureRequest) -> Iterator[None]:
             )
             conn.execute(text(restart), {"names": list(names), "starts": list(starts)})
     numbering._day_bases.clear()
+    from channels.camera import registry
     from routing.gazetteer import reset_gazetteer
     from routing.geo import reset_index
 
     reset_index()
     reset_gazetteer()
+    registry.forget()
     rt.redis.flushdb()
     yield
 

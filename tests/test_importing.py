@@ -13,6 +13,7 @@ import pytest
 from shapely.geometry import shape
 
 from intake import process_copy
+from intake.process_copy import ProcessCopy
 from intake.runtime import Runtime
 from routing.gazetteer import gazetteer
 from routing.geo import cell_index
@@ -83,3 +84,21 @@ def test_imports_reach_processes_that_are_already_running(
         monkeypatch.setattr(process_copy, "VERSION_CHECK_SECONDS", 0.0)
         assert cell_index(session).locate(inside_last.x, inside_last.y) == last["properties"]["code"]
         assert gazetteer(session).match(wanted).text == wanted
+
+
+def test_a_change_announced_after_redis_lost_its_data_is_still_seen(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(process_copy, "VERSION_CHECK_SECONDS", 0.0)
+    loads: list[int] = []
+
+    def load() -> int:
+        loads.append(len(loads) + 1)
+        return loads[-1]
+
+    here, elsewhere = ProcessCopy[int]("test-table"), ProcessCopy[int]("test-table")  # two processes
+    elsewhere.announce_change()
+    assert here.get(load) == 1
+    runtime.redis.flushdb()  # Redis restarted without its data
+    elsewhere.announce_change()  # a counter would be back at its first value here
+    assert here.get(load) == 2

@@ -32,7 +32,7 @@ from redis.exceptions import LockError
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from channels.camera import cases, ingest, liveness, registry
+from channels.camera import cases, ingest, liveness, registry, retention
 from channels.camera.alarm import CameraAlarm, Kind, State
 from channels.camera.incidents import Book, Incident, device_ref, incident_key
 from channels.camera.models import AlarmStatus, CameraAlarmRecord, CameraIncident, IncidentStatus
@@ -165,8 +165,8 @@ def drain(max_seconds: float | None = None) -> dict[str, int]:
 
 
 def housekeeping_job() -> dict[str, int]:
-    """Periodic (``gridline scheduler``): sweep lost work; close quiet incidents and find offline
-    cameras when no drainer is running (a running one does it itself)."""
+    """Periodic (``gridline scheduler``): sweep lost work; delete alarms past their retention; close
+    quiet incidents and find offline cameras when no drainer is running (a running one does it itself)."""
     runtime = get_runtime()
     settings = camera_settings(runtime.config)
     counts: Counter[str] = Counter()
@@ -183,6 +183,9 @@ def housekeeping_job() -> dict[str, int]:
         runtime.redis.delete(cases.wake_key(runtime))  # waiting this long: its wake-up was lost
         cases.wake(runtime)
         counts["incidents_waiting"] += 1
+    # Deleting old rows does not get in a drainer's way: no lock needed.
+    if retention.purge_due(runtime, settings):
+        counts["alarms_purged"] += retention.purge_old_alarms(runtime, settings, utcnow())
     lock = runtime.redis.lock(lock_key(runtime), timeout=LOCK_TTL_SECONDS, thread_local=False)
     if not lock.acquire(blocking=False):
         counts["busy"] += 1

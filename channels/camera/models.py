@@ -107,6 +107,13 @@ class CameraAlarmRecord(Base):
         UniqueConstraint("stream_id", "part", name="uq_camera_alarms_stream_id_part"),
         Index("ix_camera_alarms_camera_received", "camera_id", "received_at"),
         Index("ix_camera_alarms_incident_id", "incident_id"),
+        # Which alarms share a stored body, when retention deletes old ones (only large bodies have one).
+        Index(
+            "ix_camera_alarms_raw_sha256",
+            "raw_sha256",
+            postgresql_where=text("raw_sha256 IS NOT NULL"),
+            sqlite_where=text("raw_sha256 IS NOT NULL"),
+        ),
         # The short list of alarms needing a look (damaged, unknown, flagged), newest first.
         Index(
             "ix_camera_alarms_flagged",

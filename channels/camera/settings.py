@@ -77,6 +77,9 @@ class CameraSettings(_Strict):
     quiet_period_seconds: int = Field(300, ge=1, le=7 * 24 * 3600)
     #: A registered camera silent (no alarm, no heartbeat) this long is reported offline.
     offline_after_seconds: int = Field(900, ge=30)
+    #: Days raw alarms are kept, then deleted by the housekeeping job (0: kept forever). Incidents and
+    #: cases keep their own summary and pictures.
+    alarm_retention_days: int = Field(180, ge=0, le=36500)
     #: Seconds between two rounds of housekeeping: closing quiet incidents, finding offline cameras.
     housekeeping_interval_seconds: int = Field(30, ge=1, le=3600)
     #: Largest request body a receiver accepts, in bytes (an NVR's multipart with several pictures).
