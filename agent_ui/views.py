@@ -38,6 +38,7 @@ from intake.web import attachment_response, json_error, lang, limiter, runtime, 
 from routing.loop import CHECK_METHODS
 from routing.rules import propose
 from routing.settings import routing_settings
+from routing.stats import CHANNEL_ORDER
 
 bp = Blueprint(
     "console", __name__, template_folder="templates", static_folder="static/console", static_url_path="/console/static"
@@ -206,7 +207,10 @@ def attachment(attachment_id: int) -> Response:
 @bp.get("/console/wallboard")
 @login_required(Role.SUPERVISOR, Role.ADMIN)
 def wallboard_page() -> str:
-    return render_template("console/wallboard.html", figures=wallboard.figures(), user=current_user())
+    labels = {channel: duplicates.channel_label(channel, lang()) for channel in CHANNEL_ORDER}
+    return render_template(
+        "console/wallboard.html", figures=wallboard.figures(), channel_labels=labels, user=current_user()
+    )
 
 
 @bp.get("/console/api/wallboard")

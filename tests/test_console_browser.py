@@ -139,8 +139,10 @@ def test_wallboard_updates_live(
             submit(Report(channel="sms", source_id=str(uuid.uuid4()), text="夜间施工噪音"))
         process_received()
         page.wait_for_function("document.getElementById('w-waiting').textContent === '2'", timeout=3000)
-        assert "sms: 2" in page.locator("#w-channels").inner_text()
+        assert page.locator("#w-channels li[data-channel='sms']").inner_text() == "短信: 2"  # live, by name
         screenshot(page, "console-wallboard-zh")
+        page.reload()
+        assert page.locator("#w-channels li[data-channel='sms']").inner_text() == "短信: 2"  # as rendered
     finally:
         context.close()
 

@@ -124,8 +124,12 @@
       document.getElementById("w-in-hand").textContent = figures.in_hand;
       document.getElementById("w-overdue").textContent = figures.overdue;
       const channels = document.getElementById("w-channels");
+      const channelLabels = JSON.parse(channels.dataset.labels);
       channels.replaceChildren(...Object.entries(figures.waiting_by_channel).map(([channel, count]) => {
-        const li = document.createElement("li"); li.textContent = channel + ": " + count; return li;
+        const li = document.createElement("li");
+        li.dataset.channel = channel;
+        li.textContent = (channelLabels[channel] || channel) + ": " + count;
+        return li;
       }));
       const attention = document.getElementById("w-attention");
       const labels = JSON.parse(attention.dataset.labels);
