@@ -199,7 +199,7 @@ register(
         "stats.channel.app": {"zh": "社管通App", "en": "Citizen app"},
         "stats.channel.email": {"zh": "电子邮件", "en": "Email"},
         "stats.channel.partner": {"zh": "平台推送", "en": "Partner platforms"},
-        "stats.channel.camera": {"zh": "探头巡查", "en": "Camera patrol"},
+        "stats.channel.camera": {"zh": "探头巡查", "en": "Camera alarms"},
         "stats.channel.grid": {"zh": "网格员上报", "en": "Grid workers"},
         "stats.channel.leader": {"zh": "领导指派", "en": "Leader assignments"},
         "stats.channel.city": {"zh": "市级派单", "en": "City dispatch orders"},
@@ -207,12 +207,13 @@ register(
             "zh": "统计对象为所选时段内受理（创建）的案件及其当前状态。响应率：已派遣案件中在签收时限内签收的比例"
             "（未签收且未超签收时限的不计）；解决率：已结案案件中反映人评价为满意或基本满意的比例；"
             "满意率：已评价案件中满意与基本满意之和的比例；按期办结率：已处置案件中在办结时限内处置的比例。"
-            "各单位数据按案件当前承办单位统计。",
+            "各单位数据按案件当前承办单位统计；退单按退单单位和退单时间统计。",
             "en": "Counts the cases received (created) in the period, as they stand now. Response rate: dispatched "
             "cases signed for within the respond clock (those not yet signed for and still inside it are left out); "
             "resolution rate: closed cases the reporter rated satisfied or basically satisfied; satisfaction rate: "
             "satisfied plus basically satisfied among rated cases; on-time rate: handled cases handled within the "
-            "finish clock. A unit's figures are those of the cases it holds now.",
+            "finish clock. A unit's figures are those of the cases it holds now; returns count against the unit "
+            "that returned the case, in the period it did.",
         },
     }
 )

@@ -26,7 +26,6 @@ register(
     {
         "channel.camera": {"zh": "探头巡查", "en": "Camera alarms"},
         "map.channel.camera": {"zh": "探头巡查", "en": "Cameras"},
-        "stats.channel.camera": {"zh": "探头巡查", "en": "Camera alarms"},
         "event.camera_incident_closed": {"zh": "探头告警结束", "en": "Camera alarm ended"},
     }
 )
