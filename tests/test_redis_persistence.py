@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -77,3 +79,20 @@ def test_start_up_warns_about_a_redis_without_append_only_file(tmp_path: Path) -
         assert warning is not None and "appendonly yes" in warning
     finally:
         _crash(server)
+
+
+def test_a_command_on_the_embedded_defaults_leaves_no_redis_behind(tmp_path: Path) -> None:
+    """A `gridline` command starts the embedded Redis and must stop it when it ends (no other user):
+    closing its own connections first, or the server would count them and outlive the command."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDLINE_")}
+    env["GRIDLINE_DATA__DIR"] = str(tmp_path)
+    for _ in range(5):
+        done = subprocess.run(
+            [sys.executable, "-m", "intake.cli", "--log-level", "WARNING", "camera-mqtt"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode != 0 and "camera.mqtt.instances" in done.stderr  # it ran, then refused
+        assert not (tmp_path / "redis.rdb.settings").exists(), "the embedded Redis outlived the command"
