@@ -36,7 +36,7 @@ def test_a_connected_call_pops_up_and_becomes_a_report(
     try:
         sign_in(page, live_server, "agent1")
         assert not page.locator("#call-popup").is_visible()
-        page.wait_for_timeout(300)  # the event stream is open
+        page.wait_for_selector("body[data-live='open']", state="attached")  # the event stream is open
         with runtime.db.transaction() as session:
             agent_id = session.scalar(select(User.id).where(User.username == "agent1"))
             call = CallRecord(

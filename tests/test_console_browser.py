@@ -73,7 +73,7 @@ def test_new_cases_appear_in_the_queue_without_reloading(
     try:
         sign_in(page, live_server, "agent1")
         assert page.locator("#queue-empty").is_visible()
-        page.wait_for_timeout(300)  # the event stream is open
+        page.wait_for_selector("body[data-live='open']", state="attached")  # the event stream is open
         number = submit(Report(channel="sms", source_id=str(uuid.uuid4()), text="新来的诉求")).case_number
         process_received()  # the worker's batch publishes the change through Redis
         page.locator(f"#queue tbody tr:has-text('{number}')").wait_for(timeout=3000)
@@ -134,7 +134,7 @@ def test_wallboard_updates_live(
         page.click("#nav-wallboard")
         page.wait_for_url("**/console/wallboard")
         assert page.locator("#w-waiting").inner_text() == "0"
-        page.wait_for_timeout(300)  # the event stream is open
+        page.wait_for_selector("body[data-live='open']", state="attached")  # the event stream is open
         for _ in range(2):
             submit(Report(channel="sms", source_id=str(uuid.uuid4()), text="夜间施工噪音"))
         process_received()
@@ -180,7 +180,8 @@ def test_ask_the_reporter_then_merge_the_duplicate(
         page.keyboard.press("a")
         page.keyboard.type("井盖在几号楼门口？")
         page.click("#ask")
-        page.wait_for_selector(".history li:has-text('向反映人询问')")
+        page.wait_for_selector(".history li:has-text('向反映人询问')")  # the page reloaded with it
+        page.wait_for_load_state("load")  # and its script, which listens for the keys, has run
         page.keyboard.press("m")  # focus lands on the first candidate's merge button
         assert page.evaluate("document.activeElement.dataset.into") == original
         screenshot(page, "console-merge-candidates-zh")

@@ -19,6 +19,11 @@
 
   // One live event stream per console page (queue, wallboard, incoming calls): each holds a server thread.
   const liveEvents = script && script.dataset.events && window.EventSource ? new EventSource(script.dataset.events) : null;
+  if (liveEvents) {
+    // Whether the stream is connected (tests wait for "open" instead of sleeping).
+    liveEvents.addEventListener("open", () => { document.body.dataset.live = "open"; });
+    liveEvents.addEventListener("error", () => { document.body.dataset.live = "closed"; });
+  }
 
   // The case page: correct, dispatch, or mark invalid; each lands in the case's history.
   const actions = document.getElementById("actions");
@@ -311,11 +316,12 @@
   const popup = document.getElementById("call-popup");
   if (popup) {
     let callId = null;
+    let dismissed = null;
     const showCall = async () => {
       const response = await fetch(popup.dataset.current, { credentials: "same-origin" });
       if (!response.ok) { return; }
       const current = (await response.json()).current;
-      if (!current) { return; }
+      if (!current || current.call.id === dismissed) { return; }
       callId = current.call.id;
       document.getElementById("call-caller").textContent = current.call.caller +
         (current.call.wait_seconds != null ? " · " + popup.dataset.waited + " " + current.call.wait_seconds + "s" : "");
@@ -340,6 +346,8 @@
         const data = JSON.parse(event.data);
         if (data.event === "call" && String(data.user_id) === popup.dataset.me) { showCall(); }
       });
+      // A call connected while the stream was not (yet) open is shown once it is.
+      liveEvents.addEventListener("open", showCall);
     }
     showCall();  // a call already connected when this page opened
     document.getElementById("call-create").addEventListener("click", async () => {
@@ -347,6 +355,6 @@
       const response = await post(popup.dataset.caseUrl.replace("0", String(callId)), body);
       if (response.ok) { window.location = (await response.json()).url; } else { await showError(response); }
     });
-    document.getElementById("call-dismiss").addEventListener("click", () => { popup.hidden = true; });
+    document.getElementById("call-dismiss").addEventListener("click", () => { popup.hidden = true; dismissed = callId; });
   }
 })();
