@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, render_template, request
 
 from agent_ui.auth import current_user, login_required
+from agent_ui.duplicates import channel_label
 from intake.auth import Role
 from intake.categories import load as load_categories
 from intake.models import utcnow
@@ -166,7 +167,7 @@ def source_bars(stats: Statistics) -> list[Bar]:
     return [
         Bar(
             channel,
-            _channel_label(channel),
+            channel_label(channel, lang()),
             stats.by_channel[channel],
             stats.by_channel[channel] / total if total else 0.0,
             # A channel not known to come from the public counts as the government's own, as in the share.
@@ -174,12 +175,6 @@ def source_bars(stats: Statistics) -> list[Bar]:
         )
         for channel in channels
     ]
-
-
-def _channel_label(channel: str) -> str:
-    key = f"stats.channel.{channel}"
-    text = t(key)
-    return channel if text == key else text
 
 
 def category_bars(stats: Statistics) -> list[Bar]:

@@ -61,15 +61,15 @@ DISSATISFIED_DAYS = 7
 
 def overdue_condition(now: datetime) -> ColumnElement[bool]:
     """Open cases past their deadline (served by the partial index ``ix_cases_open_due``)."""
-    return and_(Case.status.in_(sorted(OPEN_STATUSES)), Case.due_at.is_not(None), Case.due_at < now)
+    return and_(Case.status.in_(OPEN_STATUSES), Case.due_at.is_not(None), Case.due_at < now)
 
 
 def attention_conditions(now: datetime) -> list[tuple[str, ColumnElement[bool]]]:
     """Why a case needs a supervisor, each with its condition (each served by a partial index)."""
     return [
         ("extension", Case.extension_until.is_not(None)),
-        ("escalated", and_(Case.escalated_at.is_not(None), Case.status.in_(sorted(OPEN_STATUSES)))),
-        ("returns", and_(Case.return_count >= REPEATED_RETURNS, Case.status.in_(sorted(OPEN_STATUSES)))),
+        ("escalated", and_(Case.escalated_at.is_not(None), Case.status.in_(OPEN_STATUSES))),
+        ("returns", and_(Case.return_count >= REPEATED_RETURNS, Case.status.in_(OPEN_STATUSES))),
         (
             "dissatisfied",
             and_(

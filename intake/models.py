@@ -76,9 +76,9 @@ class Base(DeclarativeBase):
 OPEN_CASES = "status IN (" + ", ".join(f"'{status.value}'" for status in sorted(OPEN_STATUSES)) + ")"
 
 
-def _partial_index(name: str, *columns: str, where: str) -> Index:
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
     """An index over the rows matching ``where`` (PostgreSQL and SQLite both have them)."""
-    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+    return Index(name, *columns, unique=unique, postgresql_where=text(where), sqlite_where=text(where))
 
 
 class Case(Base):
@@ -94,13 +94,13 @@ class Case(Base):
         Index("ix_cases_created_at", "created_at"),
         Index("ix_cases_status_finish_due_at", "status", "finish_due_at"),
         # The wallboard's lists, each a small partial index so that a million closed cases cost nothing.
-        _partial_index("ix_cases_open_due", "due_at", where=OPEN_CASES),
-        _partial_index("ix_cases_extension", "updated_at", where="extension_until IS NOT NULL"),
-        _partial_index("ix_cases_escalated_open", "updated_at", where=f"escalated_at IS NOT NULL AND {OPEN_CASES}"),
+        partial_index("ix_cases_open_due", "due_at", where=OPEN_CASES),
+        partial_index("ix_cases_extension", "updated_at", where="extension_until IS NOT NULL"),
+        partial_index("ix_cases_escalated_open", "updated_at", where=f"escalated_at IS NOT NULL AND {OPEN_CASES}"),
         # 2: agent_ui.wallboard.REPEATED_RETURNS (a query with a lower threshold could not use it).
-        _partial_index("ix_cases_returned_open", "updated_at", where=f"return_count >= 2 AND {OPEN_CASES}"),
+        partial_index("ix_cases_returned_open", "updated_at", where=f"return_count >= 2 AND {OPEN_CASES}"),
         # 3: intake.survey.Satisfaction.NOT_SATISFIED.
-        _partial_index("ix_cases_dissatisfied", "closed_at", where="satisfaction = 3 AND status = 'closed'"),
+        partial_index("ix_cases_dissatisfied", "closed_at", where="satisfaction = 3 AND status = 'closed'"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -241,7 +241,7 @@ class CaseEvent(Base):
     __tablename__ = "case_events"
     __table_args__ = (
         # Returns (退单) by time for the statistics: the few return events, not the whole history.
-        _partial_index("ix_case_events_returns", "at", where="kind = 'return'"),
+        partial_index("ix_case_events_returns", "at", where="kind = 'return'"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -46,8 +46,12 @@ class ProcessCopy(Generic[T]):
         self._version: bytes | None = None
         self._checked = float("-inf")
 
-    def get(self, load: Callable[[], T]) -> T:
-        """The copy, loaded with ``load`` on first use and again after a change was announced."""
+    def get(self, load: Callable[[], T], *, keep_empty: bool = True) -> T:
+        """The copy, loaded with ``load`` on first use and again after a change was announced.
+
+        ``keep_empty=False``: an empty copy (false, as an empty container is) is not kept but loaded again next time,
+        for tables that may be filled without an announcement (the demo loading its district).
+        """
         value = self._value
         if value is not None and time.monotonic() - self._checked < VERSION_CHECK_SECONDS:
             return value
@@ -55,7 +59,11 @@ class ProcessCopy(Generic[T]):
         with self._lock:
             version = self._current_version()
             if self._value is None or version != self._version:
-                self._value = load()
+                loaded = load()
+                if not keep_empty and not loaded:
+                    self._value = None
+                    return loaded
+                self._value = loaded
                 self._version = version
             return self._value
 

@@ -420,10 +420,7 @@ _gazetteer: ProcessCopy[Gazetteer] = ProcessCopy("gazetteer")
 def gazetteer(session: Session) -> Gazetteer:
     """This process's gazetteer, built on first use, after an address import anywhere, and again
     while the address table is empty."""
-    found = _gazetteer.get(lambda: Gazetteer.load(session))
-    if not len(found):
-        _gazetteer.forget()
-    return found
+    return _gazetteer.get(lambda: Gazetteer.load(session), keep_empty=False)
 
 
 def addresses_changed(session: Session | None = None) -> None:

@@ -34,6 +34,9 @@ class CellIndex:
             shapely.prepare(geometry)
         return cls(codes=[code for code, _ in rows], tree=STRtree(geometries))
 
+    def __len__(self) -> int:
+        return len(self.codes)
+
     def locate(self, lon: float, lat: float) -> str | None:
         hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
         return self.codes[min(hits)] if len(hits) else None
@@ -50,10 +53,7 @@ def cell_index(session: Session) -> CellIndex:
         log.info("grid index built over %d cells", len(index.codes))
         return index
 
-    index = _index.get(load)
-    if not index.codes:
-        _index.forget()
-    return index
+    return _index.get(load, keep_empty=False)
 
 
 def cells_changed(session: Session | None = None) -> None:

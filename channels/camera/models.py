@@ -20,11 +20,10 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from intake.models import Base, BigId, utcnow
+from intake.models import Base, BigId, partial_index, utcnow
 
 
 class SenderAuth:
@@ -108,19 +107,9 @@ class CameraAlarmRecord(Base):
         Index("ix_camera_alarms_camera_received", "camera_id", "received_at"),
         Index("ix_camera_alarms_incident_id", "incident_id"),
         # Which alarms share a stored body, when retention deletes old ones (only large bodies have one).
-        Index(
-            "ix_camera_alarms_raw_sha256",
-            "raw_sha256",
-            postgresql_where=text("raw_sha256 IS NOT NULL"),
-            sqlite_where=text("raw_sha256 IS NOT NULL"),
-        ),
+        partial_index("ix_camera_alarms_raw_sha256", "raw_sha256", where="raw_sha256 IS NOT NULL"),
         # The short list of alarms needing a look (damaged, unknown, flagged), newest first.
-        Index(
-            "ix_camera_alarms_flagged",
-            "received_at",
-            postgresql_where=text("status <> 'ok'"),
-            sqlite_where=text("status <> 'ok'"),
-        ),
+        partial_index("ix_camera_alarms_flagged", "received_at", where="status <> 'ok'"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -160,20 +149,9 @@ class CameraIncident(Base):
     __tablename__ = "camera_incidents"
     __table_args__ = (
         # At most one open incident per key, whatever runs concurrently.
-        Index(
-            "uq_camera_incidents_open_key",
-            "key",
-            unique=True,
-            postgresql_where=text("status = 'open'"),
-            sqlite_where=text("status = 'open'"),
-        ),
+        partial_index("uq_camera_incidents_open_key", "key", where="status = 'open'", unique=True),
         # The incidents still waiting to become cases.
-        Index(
-            "ix_camera_incidents_unsubmitted",
-            "id",
-            postgresql_where=text("case_number IS NULL"),
-            sqlite_where=text("case_number IS NULL"),
-        ),
+        partial_index("ix_camera_incidents_unsubmitted", "id", where="case_number IS NULL"),
         Index("ix_camera_incidents_camera_opened", "camera_id", "opened_at"),
     )
 
